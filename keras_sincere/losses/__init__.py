@@ -1,0 +1,23 @@
+"""Supervised contrastive losses: SINCERE, SupCon, epsilon-SupInfoNCE, InfoNCE."""
+
+from keras_sincere.losses.contrastive_loss import ContrastiveLoss
+from keras_sincere.losses.epsilon_supinfonce import EpsilonSupInfoNCELoss
+from keras_sincere.losses.epsilon_supinfonce import epsilon_supinfonce
+from keras_sincere.losses.infonce import InfoNCELoss
+from keras_sincere.losses.infonce import infonce
+from keras_sincere.losses.sincere import SincereLoss
+from keras_sincere.losses.sincere import sincere
+from keras_sincere.losses.supcon import SupConLoss
+from keras_sincere.losses.supcon import supcon
+
+__all__ = [
+    "ContrastiveLoss",
+    "EpsilonSupInfoNCELoss",
+    "InfoNCELoss",
+    "SincereLoss",
+    "SupConLoss",
+    "epsilon_supinfonce",
+    "infonce",
+    "sincere",
+    "supcon",
+]

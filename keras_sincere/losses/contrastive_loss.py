@@ -1,0 +1,129 @@
+"""Base class shared by the four contrastive losses."""
+
+import keras
+from keras import ops
+
+from keras_sincere.losses import _kernel
+
+
+class ContrastiveLoss(keras.losses.Loss):
+    """Base class of the supervised contrastive losses.
+
+    Subclasses implement `anchor_losses(logits, positive, negative)`, the loss
+    of each of the `N = B * V` anchors from the `(N, N)` logits
+    `s_ij = z_i . z_j / T` and the masks of positives (same label, not itself)
+    and negatives (other label); everything else (checks, normalisation,
+    masks, averaging, reduction) is shared.
+
+    `call(y_true, y_pred)` returns per-sample losses `(B,)`: the mean over
+    the sample's views. Calling the loss reduces them with Keras's
+    `reduction`, leaving out samples without any positive (a single view
+    whose label no other sample has): with the default
+    `"sum_over_batch_size"` the result is the mean over anchors that have a
+    positive, and 0 with a zero gradient when no anchor has one.
+
+    Labels are compared in their own dtype. Keras's own `Loss.__call__`
+    would cast them to the loss dtype first, which merges integer labels
+    above 2**24 in float32 (above 2048 in float16), so this class reduces
+    per-sample losses itself, with the same rules as Keras.
+
+    Args:
+        temperature: `T > 0`, dividing the cosine similarities.
+        normalize: L2-normalise embeddings before the dot products.
+        reduction: a Keras reduction: `"sum_over_batch_size"` (default),
+            `"sum"`, `"mean"`, `"mean_with_sample_weight"`, `"none"` or `None`.
+        name: name of the loss.
+        dtype: dtype of the returned loss. The math is float32 whatever
+            this is, and whatever the mixed-precision policy is.
+    """
+
+    uses_labels = True
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        normalize: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.temperature = _kernel.check_temperature(temperature)
+        self.normalize = bool(normalize)
+
+    def anchor_losses(self, logits, positive, negative):
+        """Returns the loss of each anchor, shape `(N,)`."""
+        raise NotImplementedError
+
+    def _losses_and_validity(self, y_true, y_pred):
+        return _kernel.contrastive_loss(
+            y_true,
+            y_pred,
+            self.anchor_losses,
+            temperature=self.temperature,
+            normalize=self.normalize,
+            use_labels=self.uses_labels,
+        )
+
+    def call(self, y_true, y_pred):
+        return self._losses_and_validity(y_true, y_pred)[0]
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        with keras.name_scope(self.name):
+            losses, has_positive = self._losses_and_validity(y_true, y_pred)
+            weights = ops.cast(has_positive, "float32")
+            if sample_weight is not None:
+                weights = weights * _per_sample_weights(sample_weight, losses)
+            loss = _reduce(losses, weights, has_positive, self.reduction)
+            return ops.cast(loss, self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "temperature": self.temperature,
+                "normalize": self.normalize,
+                "dtype": self.dtype,
+            }
+        )
+        return config
+
+
+def _per_sample_weights(sample_weight, losses):
+    """`sample_weight` as float32 `(B,)`: a scalar, `(B,)` or `(B, 1)`."""
+    weights = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
+    shape = tuple(weights.shape)
+    if len(shape) == 0:
+        return weights
+    if len(shape) == 2 and shape[1] == 1:
+        weights = ops.reshape(weights, (-1,))
+    elif len(shape) != 1:
+        raise ValueError(
+            "`sample_weight` must have shape (B,) or (B, 1), one weight per "
+            f"sample. Received: sample_weight.shape={shape}"
+        )
+    if weights.shape[0] is not None and losses.shape[0] is not None:
+        if weights.shape[0] != losses.shape[0]:
+            raise ValueError(
+                f"`sample_weight` has shape {shape} but the batch has "
+                f"{losses.shape[0]} samples."
+            )
+    return weights
+
+
+def _reduce(losses, weights, has_positive, reduction):
+    """Keras's reductions, with samples without a positive masked out.
+
+    As Keras does for masked losses, the averaging reductions divide by the
+    number of samples that count (here: that have a positive).
+    """
+    weighted = losses * weights
+    if reduction is None or reduction == "none":
+        return weighted
+    total = ops.sum(weighted)
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight":
+        return ops.divide_no_nan(total, ops.sum(weights))
+    counted = ops.sum(ops.cast(has_positive, "float32"))
+    return ops.divide_no_nan(total, counted)

@@ -1,0 +1,429 @@
+"""The checklist every loss passes on every backend.
+
+Values and gradients against the naive loops of `naive.py`, edge cases,
+and the Keras contract (config, serialisation, reductions, sample weights,
+dtype, `compile`/`fit`, jit, mixed precision, saving).
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from tests.backend_utils import value_and_gradient
+from tests.losses.loss_specs import SPEC_IDS
+from tests.losses.loss_specs import SPECS
+
+BATCHES = {
+    # name: (labels, views, dim)
+    "balanced": ([0, 0, 1, 1, 2, 2], 2, 5),
+    "imbalanced": ([3, 0, 0, 0, 0, 1, 2, 2], 2, 4),
+    "one_view_with_singleton": ([0, 0, 1, 1, 1, 2], 1, 5),
+    "three_views": ([0, 1, 1, 2], 3, 3),
+}
+
+specs = pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+# InfoNCE ignores y_true, so label checks apply to the other losses.
+labelled_specs = pytest.mark.parametrize(
+    "spec",
+    [spec for spec in SPECS if spec.loss_class.uses_labels],
+    ids=[spec.name for spec in SPECS if spec.loss_class.uses_labels],
+)
+
+
+def make_batch(name, seed=0):
+    labels, views, dim = BATCHES[name]
+    rng = np.random.default_rng(seed)
+    embeddings = rng.normal(size=(len(labels), views, dim)).astype("float32")
+    return np.array(labels), embeddings
+
+
+def oracle_mean(spec, labels, embeddings, **kwargs):
+    """The default reduction from the naive loop: mean over anchors with a positive."""
+    per_sample = spec.oracle(labels, embeddings, **spec.kwargs, **kwargs)
+    valid = _samples_with_positive(labels, np.asarray(embeddings).shape, spec)
+    return per_sample[valid].mean() if valid.any() else 0.0
+
+
+def _samples_with_positive(labels, shape, spec):
+    views = shape[1] if len(shape) == 3 else 1
+    if views > 1:
+        return np.ones(len(labels), bool)
+    if spec.name == "infonce":
+        return np.zeros(len(labels), bool)
+    labels = np.asarray(labels)
+    return np.array([(labels == label).sum() > 1 for label in labels])
+
+
+def finite_difference(fn, x, step=1e-6):
+    x = np.asarray(x, dtype=np.float64)
+    gradient = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += step
+        minus[index] -= step
+        gradient[index] = (fn(plus) - fn(minus)) / (2 * step)
+    return gradient
+
+
+def loss_value_and_gradient(spec, labels, embeddings, **kwargs):
+    loss = spec.loss_class(**spec.kwargs, **kwargs)
+    return value_and_gradient(lambda z: loss(labels, z), embeddings)
+
+
+def assert_finite(*arrays):
+    for array in arrays:
+        assert np.all(np.isfinite(np.asarray(array, dtype=np.float64))), array
+
+
+# Values and gradients against the naive loops.
+
+
+@specs
+@pytest.mark.parametrize("batch", list(BATCHES))
+@pytest.mark.parametrize("temperature", [0.05, 0.1, 1.0])
+def test_per_sample_values_match_naive_loop(spec, batch, temperature):
+    labels, embeddings = make_batch(batch)
+    got = np.asarray(
+        spec.function(labels, embeddings, temperature=temperature, **spec.kwargs)
+    )
+    expected = spec.oracle(labels, embeddings, temperature=temperature, **spec.kwargs)
+    assert got.shape == (len(labels),)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@specs
+@pytest.mark.parametrize("batch", ["balanced", "imbalanced", "one_view_with_singleton"])
+@pytest.mark.parametrize("temperature", [0.05, 0.1, 1.0])
+def test_gradient_matches_finite_differences_of_naive_loop(spec, batch, temperature):
+    labels, embeddings = make_batch(batch, seed=7)
+    value, gradient = loss_value_and_gradient(
+        spec, labels, embeddings, temperature=temperature
+    )
+    expected = finite_difference(
+        lambda z: oracle_mean(spec, labels, z, temperature=temperature), embeddings
+    )
+    np.testing.assert_allclose(
+        value,
+        oracle_mean(spec, labels, embeddings, temperature=temperature),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-3, atol=1e-4 * scale)
+
+
+@specs
+def test_two_dimensional_embeddings_are_one_view(spec):
+    labels, embeddings = make_batch("one_view_with_singleton")
+    flat = embeddings[:, 0, :]
+    np.testing.assert_allclose(
+        np.asarray(spec.function(labels, flat, **spec.kwargs)),
+        np.asarray(spec.function(labels, embeddings, **spec.kwargs)),
+        rtol=1e-6,
+    )
+
+
+@specs
+def test_labels_of_shape_batch_by_one_are_accepted(spec):
+    labels, embeddings = make_batch("balanced")
+    np.testing.assert_allclose(
+        np.asarray(spec.function(labels[:, None], embeddings, **spec.kwargs)),
+        np.asarray(spec.function(labels, embeddings, **spec.kwargs)),
+        rtol=1e-6,
+    )
+
+
+# Edge cases: never NaN or Inf, in value or gradient.
+
+EDGE_BATCHES = {
+    "singletons_one_view": ([0, 1, 2, 3], 1),
+    "all_one_class": ([5, 5, 5, 5], 2),
+    "all_one_class_one_view": ([5, 5, 5], 1),
+    "all_distinct": ([0, 1, 2, 3], 2),
+    "single_sample_two_views": ([0], 2),
+    "single_sample_one_view": ([0], 1),
+}
+
+
+@specs
+@pytest.mark.parametrize("edge", list(EDGE_BATCHES))
+def test_edge_batches_match_naive_loop_and_stay_finite(spec, edge):
+    labels, views = EDGE_BATCHES[edge]
+    labels = np.array(labels)
+    embeddings = np.random.default_rng(3).normal(size=(len(labels), views, 4))
+    embeddings = embeddings.astype("float32")
+    value, gradient = loss_value_and_gradient(spec, labels, embeddings)
+    assert_finite(value, gradient)
+    np.testing.assert_allclose(
+        value, oracle_mean(spec, labels, embeddings), rtol=1e-5, atol=1e-6
+    )
+    if not _samples_with_positive(labels, embeddings.shape, spec).any():
+        assert float(value) == 0.0
+        assert not np.any(gradient)
+
+
+@specs
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_inputs_compute_in_float32(spec, dtype):
+    labels, embeddings = make_batch("balanced")
+    half = keras.ops.cast(embeddings, dtype)
+    rounded = np.asarray(keras.ops.cast(half, "float32"))
+    got = spec.function(labels, half, **spec.kwargs)
+    assert keras.backend.standardize_dtype(got.dtype) == "float32"
+    np.testing.assert_allclose(
+        np.asarray(got),
+        spec.oracle(labels, rounded, **spec.kwargs),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    _, gradient = value_and_gradient(
+        lambda z: spec.loss_class(**spec.kwargs)(labels, z), half
+    )
+    assert_finite(np.asarray(keras.ops.cast(gradient, "float32")))
+
+
+@specs
+def test_tiny_temperature_is_finite_and_exact(spec):
+    labels, embeddings = make_batch("imbalanced", seed=11)
+    value, gradient = loss_value_and_gradient(
+        spec, labels, embeddings, temperature=0.005
+    )
+    assert_finite(value, gradient)
+    expected = oracle_mean(spec, labels, embeddings, temperature=0.005)
+    # Logits reach 1/T = 200: float32 rounding of them is ~2e-5 absolute.
+    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-3)
+
+
+@specs
+@pytest.mark.parametrize("scale", [1e30, 1e-30])
+def test_extreme_norms_are_normalised_exactly(spec, scale):
+    labels, embeddings = make_batch("balanced")
+    value, gradient = loss_value_and_gradient(
+        spec, labels, (embeddings * np.float32(scale)).astype("float32")
+    )
+    assert_finite(value, gradient)
+    np.testing.assert_allclose(
+        value, oracle_mean(spec, labels, embeddings), rtol=1e-5, atol=1e-6
+    )
+
+
+@specs
+def test_zero_embedding_is_finite(spec):
+    labels, embeddings = make_batch("balanced")
+    embeddings[1, 0] = 0.0
+    value, gradient = loss_value_and_gradient(spec, labels, embeddings)
+    assert_finite(value, gradient)
+
+
+# Errors that name the argument and the shapes.
+
+
+@specs
+def test_rejects_embeddings_of_wrong_rank(spec):
+    with pytest.raises(ValueError, match=r"y_pred.*\(2, 2, 2, 3\)"):
+        spec.function(
+            np.array([0, 1]), np.zeros((2, 2, 2, 3), "float32"), **spec.kwargs
+        )
+    with pytest.raises(ValueError, match=r"y_pred.*\(4,\)"):
+        spec.loss_class(**spec.kwargs)(np.array([0, 1, 2, 3]), np.zeros(4, "float32"))
+
+
+@labelled_specs
+def test_rejects_label_count_different_from_batch(spec):
+    with pytest.raises(ValueError, match=r"y_true.*\(3,\).*4 samples"):
+        spec.loss_class(**spec.kwargs)(
+            np.array([0, 1, 2]), np.zeros((4, 2, 3), "float32")
+        )
+
+
+@labelled_specs
+def test_rejects_multi_column_labels(spec):
+    with pytest.raises(ValueError, match=r"y_true.*\(4, 3\)"):
+        spec.function(np.eye(4, 3), np.zeros((4, 2, 3), "float32"), **spec.kwargs)
+
+
+@specs
+@pytest.mark.parametrize("temperature", [0.0, -0.1, math.nan, math.inf, "warm"])
+def test_rejects_bad_temperature(spec, temperature):
+    with pytest.raises(ValueError, match="temperature"):
+        spec.loss_class(temperature=temperature, **spec.kwargs)
+    with pytest.raises(ValueError, match="temperature"):
+        spec.function(
+            np.array([0, 0]),
+            np.ones((2, 3), "float32"),
+            temperature=temperature,
+            **spec.kwargs,
+        )
+
+
+# The Keras contract.
+
+
+@specs
+def test_config_round_trip(spec):
+    loss = spec.loss_class(
+        temperature=0.2, normalize=False, reduction="sum", name="custom", **spec.kwargs
+    )
+    config = loss.get_config()
+    assert config["temperature"] == 0.2
+    assert config["normalize"] is False
+    assert config["reduction"] == "sum"
+    assert config["name"] == "custom"
+    restored = spec.loss_class.from_config(config)
+    assert restored.get_config() == config
+    labels, embeddings = make_batch("balanced")
+    np.testing.assert_allclose(
+        np.asarray(restored(labels, embeddings)), np.asarray(loss(labels, embeddings))
+    )
+
+
+@specs
+def test_keras_serialize_deserialize(spec):
+    loss = spec.loss_class(temperature=0.3, **spec.kwargs)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(restored) is spec.loss_class
+    assert restored.get_config() == loss.get_config()
+    fn = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(spec.function)
+    )
+    assert fn is spec.function
+
+
+@specs
+@pytest.mark.parametrize("batch", ["balanced", "one_view_with_singleton"])
+def test_every_reduction(spec, batch):
+    labels, embeddings = make_batch(batch)
+    per_sample = spec.oracle(labels, embeddings, **spec.kwargs)
+    valid = _samples_with_positive(labels, embeddings.shape, spec)
+    mean = per_sample[valid].mean() if valid.any() else 0.0
+    expected = {
+        None: per_sample,
+        "none": per_sample,
+        "sum": per_sample.sum(),
+        "sum_over_batch_size": mean,
+        "mean": mean,
+        "mean_with_sample_weight": mean,
+    }
+    for reduction, value in expected.items():
+        got = spec.loss_class(reduction=reduction, **spec.kwargs)(labels, embeddings)
+        np.testing.assert_allclose(
+            np.asarray(got), value, rtol=1e-5, atol=1e-6, err_msg=str(reduction)
+        )
+
+
+@specs
+@pytest.mark.parametrize("shape", ["vector", "column", "scalar"])
+def test_sample_weight(spec, shape):
+    labels, embeddings = make_batch("one_view_with_singleton")
+    per_sample = spec.oracle(labels, embeddings, **spec.kwargs)
+    valid = _samples_with_positive(labels, embeddings.shape, spec)
+    weights = np.array([0.5, 2.0, 0.0, 1.0, 3.0, 4.0], "float32")
+    sample_weight = {"vector": weights, "column": weights[:, None], "scalar": 2.0}[
+        shape
+    ]
+    weights = np.broadcast_to(np.asarray(sample_weight, "float32").reshape(-1), (6,))
+    total = (per_sample * weights * valid).sum()
+    count = max(valid.sum(), 1)
+    for reduction, expected in [
+        ("sum_over_batch_size", total / count),
+        ("sum", total),
+        (
+            "mean_with_sample_weight",
+            total / (weights * valid).sum() if (weights * valid).sum() else 0.0,
+        ),
+        ("none", per_sample * weights * valid),
+    ]:
+        got = spec.loss_class(reduction=reduction, **spec.kwargs)(
+            labels, embeddings, sample_weight=sample_weight
+        )
+        np.testing.assert_allclose(
+            np.asarray(got), expected, rtol=1e-5, atol=1e-6, err_msg=reduction
+        )
+
+
+@specs
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_dtype_argument_sets_the_output_dtype(spec, dtype):
+    labels, embeddings = make_batch("balanced")
+    loss = spec.loss_class(dtype=dtype, **spec.kwargs)
+    got = loss(labels, embeddings)
+    assert keras.backend.standardize_dtype(got.dtype) == dtype
+    assert loss.get_config()["dtype"] == dtype
+    np.testing.assert_allclose(
+        float(keras.ops.cast(got, "float32")),
+        oracle_mean(spec, labels, embeddings),
+        rtol=1e-2,
+    )
+
+
+# compile / fit / save: the losses inside real Keras training.
+
+
+def toy_views(samples=32, classes=4, views=2, features=6, seed=0):
+    """Two noisy views of points around one centre per class."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(samples) % classes
+    centres = rng.normal(size=(classes, features))
+    points = centres[labels][:, None, :] + 0.3 * rng.normal(
+        size=(samples, views, features)
+    )
+    return points.astype("float32"), labels
+
+
+def toy_model(features=6, views=2, embedding_dim=8):
+    """Dense layers applied to each view: (B, V, F) -> (B, V, D)."""
+    inputs = keras.Input((views, features))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    outputs = keras.layers.Dense(embedding_dim)(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def fit_losses(loss, epochs=8, **compile_kwargs):
+    keras.utils.set_random_seed(0)
+    x, y = toy_views()
+    model = toy_model()
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=loss, **compile_kwargs)
+    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    return model, history.history["loss"]
+
+
+@specs
+def test_fit_decreases_the_loss(spec):
+    _, losses = fit_losses(spec.loss_class(**spec.kwargs))
+    assert_finite(losses)
+    assert losses[-1] < losses[0]
+
+
+@specs
+def test_fit_with_jit_compile(spec):
+    # XLA on TensorFlow and JAX, torch.compile on torch.
+    _, losses = fit_losses(spec.loss_class(**spec.kwargs), epochs=3, jit_compile=True)
+    assert_finite(losses)
+
+
+@specs
+def test_fit_under_mixed_float16(spec):
+    keras.config.set_dtype_policy("mixed_float16")
+    model, losses = fit_losses(spec.loss_class(**spec.kwargs), epochs=3)
+    assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "float16"
+    assert_finite(losses)
+
+
+@specs
+def test_compiled_model_saves_and_loads(spec, tmp_path):
+    loss = spec.loss_class(temperature=0.2, **spec.kwargs)
+    model, _ = fit_losses(loss, epochs=1)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert type(restored.loss) is spec.loss_class
+    assert restored.loss.get_config() == loss.get_config()
+    x, y = toy_views(seed=1)
+    np.testing.assert_allclose(
+        restored.evaluate(x, y, batch_size=16, verbose=0),
+        model.evaluate(x, y, batch_size=16, verbose=0),
+        rtol=1e-5,
+    )
