@@ -1,0 +1,243 @@
+"""ContrastiveModel: views, training through fit, saving, resuming."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_sincere import losses
+from keras_sincere import models
+
+IMAGE = (16, 16, 3)
+
+
+def small_model(augmenter="flip", views=2, seed=0):
+    keras.utils.set_random_seed(seed)
+    if augmenter == "flip":
+        augmenter = keras.Sequential(
+            [
+                keras.layers.RandomFlip("horizontal", seed=seed),
+                keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1),
+            ]
+        )
+    return models.ContrastiveModel(
+        models.resnet18(IMAGE, width=4),
+        models.ProjectionHead(hidden_dim=16, output_dim=8),
+        augmenter=augmenter,
+        views=views,
+    )
+
+
+def toy_images(samples=32, classes=4, seed=0):
+    """Images whose mean colour depends on the class, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(samples) % classes
+    colours = rng.random((classes, 1, 1, 3))
+    images = 0.6 * colours[labels] + 0.4 * rng.random((samples,) + IMAGE)
+    return images.astype("float32"), labels
+
+
+def test_training_call_draws_views(rng):
+    model = small_model(views=3)
+    images, _ = toy_images(4)
+    embeddings = keras.ops.convert_to_numpy(model(images, training=True))
+    assert embeddings.shape == (4, 3, 8)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=-1), 1.0, rtol=1e-5)
+    assert not np.allclose(embeddings[:, 0], embeddings[:, 1])
+
+
+def test_inference_call_embeds_images_as_they_are():
+    model = small_model()
+    images, _ = toy_images(4)
+    embeddings = keras.ops.convert_to_numpy(model(images, training=False))
+    assert embeddings.shape == (4, 1, 8)
+    np.testing.assert_allclose(model.embed(images), embeddings[:, 0], atol=1e-6)
+
+
+def test_ready_views_are_embedded_per_view():
+    model = small_model(augmenter=None)
+    images, _ = toy_images(4)
+    views = np.stack([images, images[:, :, ::-1]], axis=1)
+    embeddings = keras.ops.convert_to_numpy(model(views, training=False))
+    assert embeddings.shape == (4, 2, 8)
+    np.testing.assert_allclose(embeddings[:, 0], model.embed(images), atol=1e-5)
+
+
+def test_encode_gives_encoder_features():
+    model = small_model()
+    images, _ = toy_images(4)
+    features = model.encode(images)
+    assert features.shape == (4, 32)
+    np.testing.assert_allclose(
+        features,
+        keras.ops.convert_to_numpy(model.encoder(images, training=False)),
+        atol=1e-6,
+    )
+
+
+def test_rejects_other_ranks():
+    model = small_model()
+    with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
+        model(np.zeros((2, 16, 16), "float32"))
+    with pytest.raises(ValueError, match="views"):
+        small_model(views=0)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        losses.SincereLoss(0.1),
+        losses.SupConLoss(0.1),
+        losses.EpsilonSupInfoNCELoss(0.1),
+        losses.InfoNCELoss(0.5),
+    ],
+    ids=lambda loss: loss.name,
+)
+def test_fit_with_each_loss(loss):
+    model = small_model()
+    images, labels = toy_images()
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=loss)
+    history = model.fit(images, labels, batch_size=16, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_fit_from_ready_views():
+    model = small_model(augmenter=None)
+    images, labels = toy_images()
+    views = np.stack([images, images[:, ::-1]], axis=1)
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    history = model.fit(views, labels, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_training_is_finite(policy):
+    keras.config.set_dtype_policy(policy)
+    model = small_model()
+    images, labels = toy_images()
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    history = model.fit(images, labels, batch_size=16, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model.encoder.layers[1].compute_dtype == policy.split("_")[1]
+
+
+def test_save_and_load_give_identical_embeddings(tmp_path):
+    model = small_model()
+    images, labels = toy_images()
+    model.compile(optimizer="sgd", loss=losses.SincereLoss(0.2))
+    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert isinstance(restored, models.ContrastiveModel)
+    assert restored.views == 2
+    assert restored.loss.get_config() == model.loss.get_config()
+    np.testing.assert_array_equal(restored.embed(images), model.embed(images))
+    np.testing.assert_array_equal(restored.encode(images), model.encode(images))
+
+
+def _other_backend():
+    """A backend installed beside the current one, for the cross-load test."""
+    import importlib.util
+
+    current = keras.backend.backend()
+    for backend, module in [("tensorflow", "tensorflow"), ("jax", "jax")]:
+        if backend != current and importlib.util.find_spec(module):
+            return backend
+    pytest.fail(f"no second backend installed beside {current} (see tox.ini)")
+
+
+LOAD_SCRIPT = """
+import json, sys
+import numpy as np, keras
+import keras_sincere
+model = keras.models.load_model(sys.argv[1])
+images = np.load(sys.argv[2])
+np.save(sys.argv[3], model.embed(images))
+print(json.dumps({"backend": keras.backend.backend()}))
+"""
+
+
+def test_model_saved_on_one_backend_loads_on_another(tmp_path):
+    model = small_model()
+    images, labels = toy_images()
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "images.npy", images)
+    other = _other_backend()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_SCRIPT,
+            str(tmp_path / "model.keras"),
+            str(tmp_path / "images.npy"),
+            str(tmp_path / "embedded.npy"),
+        ],
+        env={**os.environ, "KERAS_BACKEND": other},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["backend"] == other
+    np.testing.assert_allclose(
+        np.load(tmp_path / "embedded.npy"), model.embed(images), atol=1e-5
+    )
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Simulates a crash at the end of an epoch (after the backup is written)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def _train(epochs, backup_dir=None, interrupt_after=None):
+    model = small_model(seed=3)
+    images, labels = toy_images()
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=losses.SincereLoss()
+    )
+    callbacks = []
+    if backup_dir is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+    if interrupt_after is not None:
+        callbacks.append(InterruptAfter(interrupt_after))
+    history = model.fit(
+        images,
+        labels,
+        batch_size=16,
+        epochs=epochs,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return model, history
+
+
+def test_backup_and_restore_resumes_interrupted_training(tmp_path):
+    reference, _ = _train(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        _train(epochs=3, backup_dir=tmp_path, interrupt_after=1)
+    resumed, history = _train(epochs=3, backup_dir=tmp_path)
+    # Only the last epoch ran after the restore.
+    assert len(history.history["loss"]) == 1
+    assert np.isfinite(history.history["loss"][0])
+    assert (
+        resumed.optimizer.iterations.numpy() == reference.optimizer.iterations.numpy()
+    )
+    for got, expected in zip(
+        resumed.get_weights(), reference.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,88 @@
+"""ResNet backbones: architecture, shapes, errors, serialisation."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_sincere import models
+
+
+def count_layers(model, kind):
+    return sum(isinstance(layer, kind) for layer in model.layers)
+
+
+@pytest.mark.parametrize(
+    "depth, features, convs",
+    [
+        # convs: stem + 2 or 3 per block + projection shortcuts.
+        (18, 512, 1 + 2 * 8 + 3),
+        (34, 512, 1 + 2 * 16 + 3),
+        (50, 2048, 1 + 3 * 16 + 4),
+    ],
+)
+def test_architecture(depth, features, convs):
+    encoder = models.resnet(depth, (32, 32, 3))
+    assert encoder.output_shape == (None, features)
+    assert count_layers(encoder, keras.layers.Conv2D) == convs
+    assert count_layers(encoder, keras.layers.MaxPooling2D) == 0
+
+
+def test_resnet50_parameter_count_matches_the_standard_model():
+    # torchvision's resnet50 has 25,557,032 parameters, of which the 1000-way
+    # fc layer holds 2,049,000; the CIFAR stem's 3x3 conv has 9,408 - 1,728
+    # fewer weights than the 7x7 one. BatchNorm moving statistics (53,120)
+    # are non-trainable weights here.
+    encoder = models.resnet50((32, 32, 3), stem="imagenet")
+    trainable = sum(int(np.prod(w.shape)) for w in encoder.trainable_weights)
+    assert trainable == 25_557_032 - 2_049_000
+    cifar = models.resnet50((32, 32, 3), stem="cifar")
+    assert (
+        sum(int(np.prod(w.shape)) for w in cifar.trainable_weights)
+        == trainable - 9_408 + 1_728
+    )
+
+
+@pytest.mark.parametrize("stem, spatial", [("cifar", 4), ("imagenet", 1)])
+def test_stems_set_the_resolution(stem, spatial):
+    encoder = models.resnet18((32, 32, 3), stem=stem, width=4)
+    last_block = encoder.get_layer("stage4_block2_out")
+    assert last_block.output.shape[1:3] == (spatial, spatial)
+    assert count_layers(encoder, keras.layers.MaxPooling2D) == (stem == "imagenet")
+
+
+def test_width_scales_the_features():
+    assert models.resnet50(width=8).output_shape == (None, 256)
+    assert models.resnet18(width=8).output_shape == (None, 64)
+
+
+def test_runs_on_a_batch(rng):
+    encoder = models.resnet34((16, 16, 3), width=4)
+    features = encoder(rng.random((2, 16, 16, 3)).astype("float32"))
+    assert tuple(features.shape) == (2, 32)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(features)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"depth": 101}, "depth"),
+        ({"stem": "tiny"}, "stem"),
+        ({"input_shape": (32, 32)}, "input_shape"),
+        ({"width": 0}, "width"),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.resnet(**kwargs)
+
+
+def test_config_round_trip(rng):
+    encoder = models.resnet18((16, 16, 3), width=4)
+    restored = keras.Model.from_config(encoder.get_config())
+    restored.set_weights(encoder.get_weights())
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(images)),
+        keras.ops.convert_to_numpy(encoder(images)),
+        atol=1e-6,
+    )
