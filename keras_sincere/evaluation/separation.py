@@ -1,0 +1,136 @@
+"""Target-noise separation of nearest neighbours (section 4.1, Table 1, appendix N)."""
+
+import numpy as np
+
+from keras_sincere.evaluation import _arrays
+
+
+def nearest_target_noise(
+    train_embeddings,
+    train_labels,
+    query_embeddings,
+    query_labels,
+    batch_size: int = _arrays.DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarity of each query to its nearest target and noise neighbour.
+
+    For query `q` with label `y_q` and cosine similarities `s_qj` to the
+    training embeddings (both sides L2-normalised):
+
+    ```
+    target_q = max_{j : y_j == y_q} s_qj     (nearest training image of its class)
+    noise_q  = max_{j : y_j != y_q} s_qj     (nearest training image of another class)
+    ```
+
+    These are the two histograms of the paper's Fig. 2. Train and query
+    sets are assumed disjoint (no query is excluded from its own search).
+    The search is batched over queries as in `knn_classify`.
+
+    Args:
+        train_embeddings: `(N_train, D)` numpy array or backend tensor.
+        train_labels: integer labels `(N_train,)`.
+        query_embeddings: `(N_query, D)`.
+        query_labels: integer labels `(N_query,)`; each must occur in
+            `train_labels`, and `train_labels` must hold another class too.
+        batch_size: queries per similarity block.
+
+    Returns:
+        `(target, noise)`, float32 numpy arrays `(N_query,)`.
+
+    Example:
+
+    >>> train = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> target, noise = nearest_target_noise(train, [0, 1], [[1.0, 1.0]], [0])
+    >>> np.round(target, 3), np.round(noise, 3)
+    (array([0.707], dtype=float32), array([0.707], dtype=float32))
+    """
+    train, train_labels, query, query_labels = _arrays.check_search_inputs(
+        train_embeddings, train_labels, query_embeddings, query_labels
+    )
+    batch_size = _arrays.check_batch_size(batch_size)
+    classes = np.unique(train_labels)
+    missing = np.setdiff1d(np.unique(query_labels), classes)
+    if missing.size:
+        raise ValueError(
+            "Every query label needs training embeddings of its class (the "
+            f"target). Labels missing from `train_labels`: {missing.tolist()}"
+        )
+    if query.shape[0] and classes.size < 2:
+        raise ValueError(
+            "`train_labels` must hold at least two classes, so every query has "
+            f"noise neighbours. Received one class: {classes.tolist()}"
+        )
+    target = np.empty(query.shape[0], np.float32)
+    noise = np.empty(query.shape[0], np.float32)
+    for start, stop, similarities in _arrays.similarity_batches(
+        train, query, batch_size
+    ):
+        same = query_labels[start:stop, None] == train_labels[None, :]
+        target[start:stop] = np.max(np.where(same, similarities, -np.inf), axis=1)
+        noise[start:stop] = np.max(np.where(same, -np.inf, similarities), axis=1)
+    return target, noise
+
+
+def _check_pair(target, noise):
+    target = _arrays.to_numpy(target).astype(np.float64).reshape(-1)
+    noise = _arrays.to_numpy(noise).astype(np.float64).reshape(-1)
+    if target.shape != noise.shape or target.size == 0:
+        raise ValueError(
+            "`target` and `noise` must be non-empty and of the same length "
+            f"(one value per query). Received: {target.size} and {noise.size}"
+        )
+    return target, noise
+
+
+def separation_margin(target, noise) -> float:
+    """Median target similarity minus median noise similarity (Table 1).
+
+    ```
+    margin = median_q(target_q) - median_q(noise_q)
+    ```
+
+    The distance between the dotted lines of Fig. 2; larger is better.
+
+    Args:
+        target: `(N_query,)` from `nearest_target_noise`.
+        noise: `(N_query,)` from `nearest_target_noise`.
+
+    Returns:
+        The margin, a Python float.
+
+    Example:
+
+    >>> separation_margin(np.array([1.0, 0.5, 0.75]), np.array([0.25, 0.0, 0.5]))
+    0.5
+    """
+    target, noise = _check_pair(target, noise)
+    return float(np.median(target) - np.median(noise))
+
+
+def per_class_margins(target, noise, query_labels) -> dict[int, float]:
+    """`separation_margin` over the queries of each class (appendix N, Fig. 3).
+
+    ```
+    margin(c) = median_{q : y_q = c}(target_q) - median_{q : y_q = c}(noise_q)
+    ```
+
+    Args:
+        target: `(N_query,)` from `nearest_target_noise`.
+        noise: `(N_query,)` from `nearest_target_noise`.
+        query_labels: integer labels `(N_query,)`.
+
+    Returns:
+        `{label: margin}` for each label in `query_labels`, in increasing
+        label order (Python ints and floats).
+
+    Example:
+
+    >>> per_class_margins([1.0, 0.5, 0.75], [0.25, 0.25, 0.5], [0, 0, 1])
+    {0: 0.5, 1: 0.25}
+    """
+    target, noise = _check_pair(target, noise)
+    labels = _arrays.labels_array(query_labels, "query_labels", target.size)
+    return {
+        label.item(): separation_margin(target[labels == label], noise[labels == label])
+        for label in np.unique(labels)
+    }
