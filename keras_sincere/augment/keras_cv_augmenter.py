@@ -2,8 +2,7 @@
 
 from collections.abc import Callable
 
-from keras_sincere.augment.color_jitter import check_probability
-from keras_sincere.augment.color_jitter import check_value_range
+from keras_sincere.augment._recipe_arguments import check_recipe_arguments
 
 CV_EXTRA_HINT = (
     "`keras_cv_augmenter` needs keras-cv and TensorFlow, which keras-sincere "
@@ -93,28 +92,13 @@ def keras_cv_augmenter(
     except ImportError as error:
         raise ImportError(CV_EXTRA_HINT) from error
 
-    if isinstance(image_size, int):
-        target_size = (image_size, image_size)
-    else:
-        try:
-            target_size = tuple(int(size) for size in image_size)
-        except (TypeError, ValueError):
-            target_size = ()
-        if len(target_size) != 2:
-            raise ValueError(
-                "`image_size` must be an int or a pair (height, width). "
-                f"Received: image_size={image_size!r}"
-            )
-    try:
-        brightness, contrast, saturation, hue = (float(value) for value in jitter)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "`jitter` must be four strengths (brightness, contrast, saturation, "
-            f"hue). Received: jitter={jitter!r}"
-        ) from None
-    jitter_p = check_probability(jitter_p, "jitter_p")
-    grayscale_p = check_probability(grayscale_p, "grayscale_p")
-    value_range = check_value_range(value_range)
+    (
+        target_size,
+        (brightness, contrast, saturation, hue),
+        jitter_p,
+        grayscale_p,
+        value_range,
+    ) = check_recipe_arguments(image_size, jitter, jitter_p, grayscale_p, value_range)
 
     def layer_seed(index):
         return None if seed is None else seed + index

@@ -2,9 +2,8 @@
 
 import keras
 
+from keras_sincere.augment._recipe_arguments import check_recipe_arguments
 from keras_sincere.augment.color_jitter import ColorJitter
-from keras_sincere.augment.color_jitter import check_probability
-from keras_sincere.augment.color_jitter import check_value_range
 from keras_sincere.augment.random_apply import RandomApply
 from keras_sincere.augment.random_resized_crop import RandomResizedCrop
 
@@ -75,26 +74,13 @@ def simclr_augmenter(
     >>> tuple(augment(images, training=True).shape)
     (4, 24, 24, 3)
     """
-    if isinstance(image_size, int):
-        height = width = image_size
-    else:
-        try:
-            height, width = image_size
-        except (TypeError, ValueError):
-            raise ValueError(
-                "`image_size` must be an int or a pair (height, width). "
-                f"Received: image_size={image_size!r}"
-            ) from None
-    try:
-        brightness, contrast, saturation, hue = jitter
-    except (TypeError, ValueError):
-        raise ValueError(
-            "`jitter` must be four strengths (brightness, contrast, saturation, "
-            f"hue). Received: jitter={jitter!r}"
-        ) from None
-    jitter_p = check_probability(jitter_p, "jitter_p")
-    grayscale_p = check_probability(grayscale_p, "grayscale_p")
-    value_range = check_value_range(value_range)
+    (
+        (height, width),
+        (brightness, contrast, saturation, hue),
+        jitter_p,
+        grayscale_p,
+        value_range,
+    ) = check_recipe_arguments(image_size, jitter, jitter_p, grayscale_p, value_range)
 
     def layer_seed(index):
         return None if seed is None else seed + index
