@@ -1,7 +1,7 @@
 """Argument checks shared by the two SimCLR augmenters."""
 
-from keras_sincere.augment.color_jitter import check_probability
-from keras_sincere.augment.color_jitter import check_value_range
+from keras_sincere.augment._arguments import check_probability
+from keras_sincere.augment._arguments import check_value_range
 
 
 def check_recipe_arguments(image_size, jitter, jitter_p, grayscale_p, value_range):

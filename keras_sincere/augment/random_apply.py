@@ -1,9 +1,9 @@
 """Apply a layer to each image of a batch with some probability."""
 
-import math
-
 import keras
 from keras import ops
+
+from keras_sincere.augment._arguments import check_probability
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -60,14 +60,8 @@ class RandomApply(keras.layers.Layer):
                 "`layer` must be a `keras.layers.Layer`. "
                 f"Received: layer={layer!r} of type {type(layer)}"
             )
-        try:
-            rate = float(rate)
-        except (TypeError, ValueError):
-            rate = math.nan
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"`rate` must be in [0, 1]. Received: rate={rate!r}")
         self.layer = layer
-        self.rate = rate
+        self.rate = check_probability(rate, "rate")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
