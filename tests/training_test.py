@@ -66,7 +66,7 @@ def test_small_resnet_loss_decreases_with_the_paper_schedule(digits):
         ks.models.ProjectionHead(64, 32),
     )
     recipe = ks.recipes.paper_recipe("digits", "sincere")
-    epochs = 8
+    epochs = 12
     schedule = ks.schedules.WarmupCosineDecay.from_epochs(
         0.05, epochs=epochs, steps_per_epoch=int(dataset.cardinality()), warmup_epochs=1
     )
