@@ -10,10 +10,12 @@ class ContrastiveLoss(keras.losses.Loss):
     """Base class of the supervised contrastive losses.
 
     Subclasses implement `anchor_losses(logits, positive, negative)`, the loss
-    of each of the `N = B * V` anchors from the `(N, N)` logits
-    `s_ij = z_i . z_j / T` and the masks of positives (same label, not itself)
-    and negatives (other label); everything else (checks, normalisation,
-    masks, averaging, reduction) is shared.
+    of each anchor row from its row of logits `s_ij = z_i . z_j / T` over the
+    `N = B * V` embeddings and the float32 0/1 masks of positives (same
+    label, not itself) and negatives (other label); everything else (checks,
+    normalisation, masks, chunking, averaging, reduction) is shared. The rows
+    are all `N` anchors on the dense path and `chunk_size` of them at a time
+    on the chunked one, so `anchor_losses` must treat rows independently.
 
     `call(y_true, y_pred)` returns per-sample losses `(B,)`: the mean over
     the sample's views. Calling the loss reduces them with Keras's
@@ -35,6 +37,12 @@ class ContrastiveLoss(keras.losses.Loss):
         name: name of the loss.
         dtype: dtype of the returned loss. The math is float32 whatever
             this is, and whatever the mixed-precision policy is.
+        chunk_size: `None` (default) computes all `N x N` logits at once:
+            `O(N^2)` memory. An integer streams blocks of `chunk_size`
+            anchors against all `N` embeddings with an exact per-row loss and
+            recomputes each block in the backward pass: the same value and
+            gradient in `O(N * D + N * chunk_size)` memory, for batches whose
+            `N x N` logits do not fit.
     """
 
     uses_labels = True
@@ -46,13 +54,15 @@ class ContrastiveLoss(keras.losses.Loss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
         dtype=None,
+        chunk_size: int | None = None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.temperature = _kernel.check_temperature(temperature)
         self.normalize = bool(normalize)
+        self.chunk_size = _kernel.check_chunk_size(chunk_size)
 
     def anchor_losses(self, logits, positive, negative):
-        """Returns the loss of each anchor, shape `(N,)`."""
+        """Returns the loss of each anchor row, shape `(rows,)`."""
         raise NotImplementedError
 
     def _losses_and_validity(self, y_true, y_pred):
@@ -63,6 +73,7 @@ class ContrastiveLoss(keras.losses.Loss):
             temperature=self.temperature,
             normalize=self.normalize,
             use_labels=self.uses_labels,
+            chunk_size=self.chunk_size,
         )
 
     def call(self, y_true, y_pred):
@@ -84,6 +95,7 @@ class ContrastiveLoss(keras.losses.Loss):
                 "temperature": self.temperature,
                 "normalize": self.normalize,
                 "dtype": self.dtype,
+                "chunk_size": self.chunk_size,
             }
         )
         return config

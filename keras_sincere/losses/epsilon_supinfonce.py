@@ -3,7 +3,6 @@
 import functools
 
 import keras
-from keras import ops
 
 from keras_sincere.losses import _kernel
 from keras_sincere.losses.contrastive_loss import ContrastiveLoss
@@ -13,10 +12,10 @@ def epsilon_supinfonce_anchor_losses(logits, positive, negative, epsilon):
     """Per anchor, mean over positives of `logaddexp(-eps, LSE_n s_in - s_ip)`.
 
     `-s_ip + log(exp(s_ip - eps) + sum_n exp(s_in))
-    = log(exp(-eps) + exp(LSE_n - s_ip))`.
+    = log(exp(-eps) + exp(LSE_n - s_ip)) = softplus(LSE_n - s_ip + eps) - eps`.
     """
     noise = _kernel.masked_logsumexp(logits, negative)
-    pair_losses = ops.logaddexp(-epsilon, noise[:, None] - logits)
+    pair_losses = _kernel.softplus(noise[:, None] - logits + epsilon) - epsilon
     return _kernel.masked_mean(pair_losses, positive)
 
 
@@ -27,6 +26,7 @@ def epsilon_supinfonce(
     temperature: float = 0.1,
     epsilon: float = 0.25,
     normalize: bool = True,
+    chunk_size: int | None = None,
 ):
     """epsilon-SupInfoNCE loss of each sample (paper eq. 15).
 
@@ -47,6 +47,8 @@ def epsilon_supinfonce(
         temperature: `T > 0`.
         epsilon: margin `>= 0`. The paper's comparison used 0.25.
         normalize: L2-normalise `y_pred` first.
+        chunk_size: `None` for the dense path, or anchors per block of the
+            chunked `O(N * chunk_size)`-memory path.
 
     Returns:
         Float32 tensor of shape `(B,)`.
@@ -66,6 +68,7 @@ def epsilon_supinfonce(
         functools.partial(epsilon_supinfonce_anchor_losses, epsilon=epsilon),
         temperature,
         normalize,
+        chunk_size=chunk_size,
     )
     return losses
 
@@ -90,6 +93,9 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
         reduction: a Keras reduction. Defaults to `"sum_over_batch_size"`.
         name: name of the loss. Defaults to `"epsilon_supinfonce_loss"`.
         dtype: dtype of the returned value; the math is always float32.
+        chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
+            the number of anchors per block of the chunked path (same value
+            and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
 
     Example:
 
@@ -106,6 +112,7 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = "epsilon_supinfonce_loss",
         dtype=None,
+        chunk_size: int | None = None,
     ):
         super().__init__(
             temperature=temperature,
@@ -113,6 +120,7 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
             reduction=reduction,
             name=name,
             dtype=dtype,
+            chunk_size=chunk_size,
         )
         self.epsilon = _kernel.check_non_negative(epsilon, "epsilon")
 

@@ -8,7 +8,13 @@ from keras_sincere.losses.sincere import sincere_anchor_losses
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
-def infonce(y_true, y_pred, temperature: float = 0.5, normalize: bool = True):
+def infonce(
+    y_true,
+    y_pred,
+    temperature: float = 0.5,
+    normalize: bool = True,
+    chunk_size: int | None = None,
+):
     """InfoNCE (NT-Xent, SimCLR) loss of each sample.
 
     Every sample is its own class: the positives of a view are the other
@@ -27,6 +33,8 @@ def infonce(y_true, y_pred, temperature: float = 0.5, normalize: bool = True):
         y_pred: embeddings `(B, V, D)`, V >= 2 views of each sample.
         temperature: `T > 0`. SimCLR used 0.5.
         normalize: L2-normalise `y_pred` first.
+        chunk_size: `None` for the dense path, or anchors per block of the
+            chunked `O(N * chunk_size)`-memory path.
 
     Returns:
         Float32 tensor of shape `(B,)`.
@@ -46,6 +54,7 @@ def infonce(y_true, y_pred, temperature: float = 0.5, normalize: bool = True):
         temperature,
         normalize,
         use_labels=False,
+        chunk_size=chunk_size,
     )
     return losses
 
@@ -67,6 +76,9 @@ class InfoNCELoss(ContrastiveLoss):
         reduction: a Keras reduction. Defaults to `"sum_over_batch_size"`.
         name: name of the loss. Defaults to `"infonce_loss"`.
         dtype: dtype of the returned value; the math is always float32.
+        chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
+            the number of anchors per block of the chunked path (same value
+            and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
 
     Example:
 
@@ -84,6 +96,7 @@ class InfoNCELoss(ContrastiveLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = "infonce_loss",
         dtype=None,
+        chunk_size: int | None = None,
     ):
         super().__init__(
             temperature=temperature,
@@ -91,6 +104,7 @@ class InfoNCELoss(ContrastiveLoss):
             reduction=reduction,
             name=name,
             dtype=dtype,
+            chunk_size=chunk_size,
         )
 
     def anchor_losses(self, logits, positive, negative):

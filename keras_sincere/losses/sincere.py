@@ -1,7 +1,6 @@
 """SINCERE: Supervised Information Noise-Contrastive Estimation REvisited."""
 
 import keras
-from keras import ops
 
 from keras_sincere.losses import _kernel
 from keras_sincere.losses.contrastive_loss import ContrastiveLoss
@@ -14,11 +13,17 @@ def sincere_anchor_losses(logits, positive, negative):
     one log-sum-exp over the negatives per anchor serves all its positives.
     """
     noise = _kernel.masked_logsumexp(logits, negative)
-    return _kernel.masked_mean(ops.softplus(noise[:, None] - logits), positive)
+    return _kernel.masked_mean(_kernel.softplus(noise[:, None] - logits), positive)
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
-def sincere(y_true, y_pred, temperature: float = 0.1, normalize: bool = True):
+def sincere(
+    y_true,
+    y_pred,
+    temperature: float = 0.1,
+    normalize: bool = True,
+    chunk_size: int | None = None,
+):
     """SINCERE loss of each sample (Feeney & Hughes, eq. 12).
 
     Each of the `N = B * V` embeddings is an anchor `i`. With
@@ -42,6 +47,8 @@ def sincere(y_true, y_pred, temperature: float = 0.1, normalize: bool = True):
         temperature: `T > 0`. The paper used 0.1 on CIFAR-10, 0.05 on
             CIFAR-100.
         normalize: L2-normalise `y_pred` first.
+        chunk_size: `None` for the dense path, or anchors per block of the
+            chunked `O(N * chunk_size)`-memory path.
 
     Returns:
         Float32 tensor of shape `(B,)`.
@@ -54,7 +61,12 @@ def sincere(y_true, y_pred, temperature: float = 0.1, normalize: bool = True):
     (4,)
     """
     losses, _ = _kernel.contrastive_loss(
-        y_true, y_pred, sincere_anchor_losses, temperature, normalize
+        y_true,
+        y_pred,
+        sincere_anchor_losses,
+        temperature,
+        normalize,
+        chunk_size=chunk_size,
     )
     return losses
 
@@ -82,6 +94,9 @@ class SincereLoss(ContrastiveLoss):
         reduction: a Keras reduction. Defaults to `"sum_over_batch_size"`.
         name: name of the loss. Defaults to `"sincere_loss"`.
         dtype: dtype of the returned value; the math is always float32.
+        chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
+            the number of anchors per block of the chunked path (same value
+            and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
 
     Inputs: `y_true` integer labels `(B,)` or `(B, 1)`; `y_pred` embeddings
     `(B, V, D)` or `(B, D)`.
@@ -100,6 +115,7 @@ class SincereLoss(ContrastiveLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = "sincere_loss",
         dtype=None,
+        chunk_size: int | None = None,
     ):
         super().__init__(
             temperature=temperature,
@@ -107,6 +123,7 @@ class SincereLoss(ContrastiveLoss):
             reduction=reduction,
             name=name,
             dtype=dtype,
+            chunk_size=chunk_size,
         )
 
     def anchor_losses(self, logits, positive, negative):

@@ -3,7 +3,6 @@
 import functools
 
 import keras
-from keras import ops
 
 from keras_sincere.losses import _kernel
 from keras_sincere.losses.contrastive_loss import ContrastiveLoss
@@ -13,9 +12,10 @@ def supcon_anchor_losses(logits, positive, negative, scale=1.0):
     """Per anchor, `scale * (LSE_{j != i} s_ij - mean_{p in P_i} s_ip)`.
 
     SupCon's denominator holds every other embedding, positives included:
-    `positive | negative` is exactly "not the anchor itself".
+    `positive + negative` (disjoint 0/1 masks) is exactly "not the anchor
+    itself".
     """
-    denominator = _kernel.masked_logsumexp(logits, ops.logical_or(positive, negative))
+    denominator = _kernel.masked_logsumexp(logits, positive + negative)
     return scale * (denominator - _kernel.masked_mean(logits, positive))
 
 
@@ -34,6 +34,7 @@ def supcon(
     temperature: float = 0.1,
     base_temperature: float | None = None,
     normalize: bool = True,
+    chunk_size: int | None = None,
 ):
     """SupCon loss of each sample (Khosla et al., 2020; paper eq. 45).
 
@@ -55,6 +56,8 @@ def supcon(
         temperature: `T > 0`.
         base_temperature: optional `> 0` rescaling as in the reference code.
         normalize: L2-normalise `y_pred` first.
+        chunk_size: `None` for the dense path, or anchors per block of the
+            chunked `O(N * chunk_size)`-memory path.
 
     Returns:
         Float32 tensor of shape `(B,)`.
@@ -73,6 +76,7 @@ def supcon(
         functools.partial(supcon_anchor_losses, scale=scale),
         temperature,
         normalize,
+        chunk_size=chunk_size,
     )
     return losses
 
@@ -99,6 +103,9 @@ class SupConLoss(ContrastiveLoss):
         reduction: a Keras reduction. Defaults to `"sum_over_batch_size"`.
         name: name of the loss. Defaults to `"supcon_loss"`.
         dtype: dtype of the returned value; the math is always float32.
+        chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
+            the number of anchors per block of the chunked path (same value
+            and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
 
     Example:
 
@@ -115,6 +122,7 @@ class SupConLoss(ContrastiveLoss):
         reduction: str | None = "sum_over_batch_size",
         name: str | None = "supcon_loss",
         dtype=None,
+        chunk_size: int | None = None,
     ):
         super().__init__(
             temperature=temperature,
@@ -122,6 +130,7 @@ class SupConLoss(ContrastiveLoss):
             reduction=reduction,
             name=name,
             dtype=dtype,
+            chunk_size=chunk_size,
         )
         self._scale = _temperature_scale(self.temperature, base_temperature)
         self.base_temperature = (

@@ -1,0 +1,247 @@
+"""Streaming blocks of anchor rows, recomputed in the backward pass.
+
+The loss of each anchor needs only its own row of logits, so
+`map_blocks(block_fn, anchors, ...)` applies `block_fn` to `chunk_size`
+anchor rows at a time against all key columns and concatenates the
+per-anchor results: the value and the gradient are those of one call on all
+rows. What makes the memory `O(N * D + N * chunk_size)` instead of `O(N^2)`
+is the backward pass: a plain loop would keep every block's `(chunk, N)`
+intermediates for it, so each backend here keeps only the block's inputs
+and recomputes the block when its gradient is needed:
+
+- JAX: `jax.checkpoint` of the block inside `jax.lax.map` (a scan whose
+  backward pass re-runs one block at a time);
+- TensorFlow: `tf.custom_gradient` around two `tf.while_loop`s, the forward
+  one recording nothing, the backward one recomputing each block under a
+  `tf.GradientTape`;
+- PyTorch: `torch.utils.checkpoint.checkpoint` of each block.
+
+The backend modules are imported only inside the function of their backend.
+The number of anchors need not be a multiple of `chunk_size`: the last block
+is padded with zero anchors whose index matches no key, and their outputs are
+dropped before anything depends on them, so they change neither the value
+nor the gradient.
+
+Anchors and keys are separate arguments so that anchors can be a subset of
+the keys (for example the local rows of a batch gathered across devices).
+"""
+
+from collections.abc import Callable
+
+import keras
+from keras import ops
+
+# `block_fn(anchors, anchor_labels, anchor_index, keys, key_labels)` returns
+# two float32 tensors of shape `(c,)` for `c` anchor rows: the per-anchor
+# losses, which are differentiated, and a second output that is not.
+BlockFn = Callable[..., tuple]
+
+
+def map_blocks(
+    block_fn: BlockFn,
+    anchors,
+    anchor_labels,
+    anchor_index,
+    keys,
+    key_labels,
+    chunk_size: int,
+):
+    """`block_fn` over blocks of `chunk_size` anchor rows, concatenated.
+
+    Args:
+        block_fn: the block computation (see `BlockFn`). It must treat
+            anchor rows independently and be deterministic: the backward
+            pass calls it again.
+        anchors: float32 `(N, D)`.
+        anchor_labels: `(N,)`.
+        anchor_index: int32 `(N,)`, the key column of each anchor itself.
+        keys: float32 `(M, D)`.
+        key_labels: `(M,)`.
+        chunk_size: anchor rows per block, `>= 1`.
+
+    Returns:
+        The two outputs of `block_fn` for all `N` anchors, each `(N,)`.
+    """
+    count = anchors.shape[0]
+    if count is not None and count <= chunk_size:
+        # One block is the dense computation, and recomputing it would
+        # save no memory.
+        return block_fn(anchors, anchor_labels, anchor_index, keys, key_labels)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        mapper = _jax_map_blocks
+    elif backend == "tensorflow":
+        mapper = _tensorflow_map_blocks
+    elif backend == "torch":
+        mapper = _torch_map_blocks
+    else:
+        mapper = _loop_map_blocks
+    return mapper(
+        block_fn, anchors, anchor_labels, anchor_index, keys, key_labels, chunk_size
+    )
+
+
+def _padding(count, chunk_size):
+    """Rows to add to `count` rows so that they fill whole blocks."""
+    return (-count) % chunk_size
+
+
+def _jax_map_blocks(
+    block_fn, anchors, anchor_labels, anchor_index, keys, key_labels, chunk_size
+):
+    import jax
+    import jax.numpy as jnp
+
+    count = anchors.shape[0]
+    padding = _padding(count, chunk_size)
+
+    def blocks(x, fill=0):
+        x = jnp.pad(x, [(0, padding)] + [(0, 0)] * (x.ndim - 1), constant_values=fill)
+        return x.reshape((-1, chunk_size) + x.shape[1:])
+
+    # Without checkpointing, the scan would stack every block's residuals for
+    # the backward pass; with it, only the block's inputs are kept.
+    @jax.checkpoint
+    def one_block(block_anchors, block_labels, block_index, keys, key_labels):
+        return block_fn(block_anchors, block_labels, block_index, keys, key_labels)
+
+    losses, second = jax.lax.map(
+        lambda xs: one_block(*xs, keys, key_labels),
+        (blocks(anchors), blocks(anchor_labels), blocks(anchor_index, fill=-1)),
+    )
+    return losses.reshape(-1)[:count], second.reshape(-1)[:count]
+
+
+def _tensorflow_map_blocks(
+    block_fn, anchors, anchor_labels, anchor_index, keys, key_labels, chunk_size
+):
+    import tensorflow as tf
+
+    anchors = tf.convert_to_tensor(anchors)
+    keys = tf.convert_to_tensor(keys)
+    count = tf.shape(anchors)[0]
+    padding = _padding(count, chunk_size)
+    num_blocks = (count + padding) // chunk_size
+    depth = anchors.shape[-1]
+
+    def blocks(x, fill=0):
+        x = tf.pad(
+            x, [[0, padding]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill
+        )
+        return tf.reshape(x, tf.concat([[num_blocks, chunk_size], tf.shape(x)[1:]], 0))
+
+    label_blocks = blocks(tf.convert_to_tensor(anchor_labels))
+    index_blocks = blocks(tf.convert_to_tensor(anchor_index), fill=-1)
+
+    @tf.custom_gradient
+    def blocked(anchors, keys):
+        anchor_blocks = blocks(anchors)
+        # Nothing in the forward loop is recorded for autodiff (the inputs
+        # are cut from the tape), so none of its blocks stays in memory.
+        constant_keys = tf.stop_gradient(keys)
+        losses, second = tf.map_fn(
+            lambda xs: block_fn(*xs, constant_keys, key_labels),
+            (tf.stop_gradient(anchor_blocks), label_blocks, index_blocks),
+            fn_output_signature=(tf.float32, tf.float32),
+        )
+
+        def grad(upstream, unused_upstream):
+            del unused_upstream  # The second output is not differentiable.
+            upstream_blocks = blocks(upstream)
+
+            def body(b, key_gradient, anchor_gradients):
+                block_anchors = anchor_blocks[b]
+                with tf.GradientTape() as tape:
+                    tape.watch([block_anchors, keys])
+                    block_loss, _ = block_fn(
+                        block_anchors,
+                        label_blocks[b],
+                        index_blocks[b],
+                        keys,
+                        key_labels,
+                    )
+                d_anchors, d_keys = tape.gradient(
+                    block_loss,
+                    [block_anchors, keys],
+                    output_gradients=upstream_blocks[b],
+                )
+                return (
+                    b + 1,
+                    key_gradient + d_keys,
+                    anchor_gradients.write(b, d_anchors),
+                )
+
+            _, key_gradient, anchor_gradients = tf.while_loop(
+                lambda b, *_: b < num_blocks,
+                body,
+                (
+                    tf.constant(0),
+                    tf.zeros_like(keys),
+                    tf.TensorArray(
+                        tf.float32,
+                        size=num_blocks,
+                        element_shape=tf.TensorShape([chunk_size, depth]),
+                    ),
+                ),
+            )
+            anchor_gradient = tf.reshape(anchor_gradients.stack(), [-1, depth])
+            return anchor_gradient[:count], key_gradient
+
+        return (
+            tf.reshape(losses, [-1])[:count],
+            tf.reshape(second, [-1])[:count],
+        ), grad
+
+    return blocked(anchors, keys)
+
+
+def _torch_map_blocks(
+    block_fn, anchors, anchor_labels, anchor_index, keys, key_labels, chunk_size
+):
+    import torch
+    from torch.utils import checkpoint
+
+    count = anchors.shape[0]
+    needs_gradient = torch.is_grad_enabled() and (
+        anchors.requires_grad or keys.requires_grad
+    )
+    losses, second = [], []
+    for start in range(0, count, chunk_size):
+        block = (
+            anchors[start : start + chunk_size],
+            anchor_labels[start : start + chunk_size],
+            anchor_index[start : start + chunk_size],
+            keys,
+            key_labels,
+        )
+        if needs_gradient:
+            # Keeps the block's inputs only; the backward pass re-runs it.
+            outputs = checkpoint.checkpoint(
+                block_fn, *block, use_reentrant=False, preserve_rng_state=False
+            )
+        else:
+            outputs = block_fn(*block)
+        losses.append(outputs[0])
+        second.append(outputs[1])
+    return torch.cat(losses), torch.cat(second)
+
+
+def _loop_map_blocks(
+    block_fn, anchors, anchor_labels, anchor_index, keys, key_labels, chunk_size
+):
+    """Backends without autodiff: blocks one after the other."""
+    count = anchors.shape[0]
+    outputs = [
+        block_fn(
+            anchors[start : start + chunk_size],
+            anchor_labels[start : start + chunk_size],
+            anchor_index[start : start + chunk_size],
+            keys,
+            key_labels,
+        )
+        for start in range(0, count, chunk_size)
+    ]
+    return (
+        ops.concatenate([output[0] for output in outputs]),
+        ops.concatenate([output[1] for output in outputs]),
+    )
