@@ -15,7 +15,9 @@ Steps 2 and 3 are one function, `block_losses`, of a block of anchor rows
 against all `N` columns: each anchor's loss needs only its own row of
 logits. The dense path calls it once on all rows (`O(N^2)` memory); with
 `chunk_size` the rows are streamed in blocks (`_chunked.py`), recomputed in
-the backward pass, in `O(N * D + N * chunk_size)` memory.
+the backward pass, in `O(N * D + N * chunk_size)` memory. In a data-parallel
+step with `gather_distributed=True`, the anchors are this device's and the
+columns are gathered from every device (`_distributed.py`).
 
 Masked reductions replace masked entries with `MASKED_LOGIT` before
 `logsumexp`, so nothing overflows and no `-inf` (whose gradient is NaN on
@@ -31,6 +33,7 @@ import keras
 from keras import ops
 
 from keras_sincere.losses import _chunked
+from keras_sincere.losses import _distributed
 
 # Far below any logit that float32 embeddings can produce (|s| <= |z|^2 / T),
 # and far from overflowing float32 when differences of it are taken.
@@ -244,6 +247,7 @@ def contrastive_loss(
     normalize: bool = True,
     use_labels: bool = True,
     chunk_size: int | None = None,
+    replicas: "_distributed.Replicas | None" = None,
 ):
     """Per-sample losses and which samples had a positive.
 
@@ -261,6 +265,11 @@ def contrastive_loss(
         chunk_size: `None` for the dense path; otherwise the number of anchor
             rows per block of the chunked path (same values and gradients,
             `O(N * chunk_size)` memory instead of `O(N^2)`).
+        replicas: the replicas of a data-parallel step
+            (`_distributed.active_replicas()`), or `None`. With replicas, the
+            anchors are this replica's and the keys (columns) are the
+            embeddings of every replica, gathered with a gradient that
+            reaches each replica's own embeddings.
 
     Returns:
         `(losses, has_positive)`: float32 `(B,)` mean over each sample's views
@@ -275,6 +284,9 @@ def contrastive_loss(
         labels = flatten_labels(y_true, batch_size)
     else:
         labels = ops.arange(ops.shape(embeddings)[0])
+        if replicas is not None:  # every sample of every replica: its own class
+            offset = replicas.offset(ops.shape(embeddings)[0])
+            labels = labels + ops.cast(offset, labels.dtype)
 
     anchors = ops.reshape(embeddings, (-1, embeddings.shape[2]))
     if normalize:
@@ -282,11 +294,17 @@ def contrastive_loss(
     scaled = anchors * (1.0 / temperature)
     anchor_labels = ops.repeat(labels, num_views, axis=0)
     anchor_index = ops.arange(ops.shape(anchors)[0], dtype="int32")
+    keys, key_labels = anchors, anchor_labels
+    if replicas is not None:
+        keys = replicas.gather(anchors)
+        key_labels = replicas.gather_constant(anchor_labels)
+        offset = replicas.offset(ops.shape(anchors)[0])
+        anchor_index = anchor_index + ops.cast(offset, "int32")
 
     block = functools.partial(block_losses, anchor_losses=anchor_losses)
     if chunk_size is None:
         losses, positive_counts = block(
-            scaled, anchor_labels, anchor_index, anchors, anchor_labels
+            scaled, anchor_labels, anchor_index, keys, key_labels
         )
     else:
         losses, positive_counts = _chunked.map_blocks(
@@ -294,8 +312,8 @@ def contrastive_loss(
             scaled,
             anchor_labels,
             anchor_index,
-            anchors,
-            anchor_labels,
+            keys,
+            key_labels,
             chunk_size=chunk_size,
         )
     anchor_has_positive = ops.reshape(positive_counts > 0, (-1, num_views))

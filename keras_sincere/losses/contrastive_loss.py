@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_sincere.losses import _distributed
 from keras_sincere.losses import _kernel
 
 
@@ -43,6 +44,15 @@ class ContrastiveLoss(keras.losses.Loss):
             recomputes each block in the backward pass: the same value and
             gradient in `O(N * D + N * chunk_size)` memory, for batches whose
             `N x N` logits do not fit.
+        gather_distributed: in a data-parallel step on several devices
+            (a `tf.distribute` strategy's replicas, or `torch.distributed`
+            processes under DDP), compare each device's anchors with the
+            embeddings of the whole global batch, gathered from every
+            device, so that the step equals the single-device step on the
+            global batch (values and gradients; see `docs/distributed.md`).
+            Every device must hold the same number of samples. No effect on
+            one device, and none on JAX, where `keras.distribution` already
+            computes the loss on the global batch. Defaults to `False`.
     """
 
     uses_labels = True
@@ -55,8 +65,10 @@ class ContrastiveLoss(keras.losses.Loss):
         name: str | None = None,
         dtype=None,
         chunk_size: int | None = None,
+        gather_distributed: bool = False,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.gather_distributed = bool(gather_distributed)
         self.temperature = _kernel.check_temperature(temperature)
         self.normalize = bool(normalize)
         self.chunk_size = _kernel.check_chunk_size(chunk_size)
@@ -65,7 +77,12 @@ class ContrastiveLoss(keras.losses.Loss):
         """Returns the loss of each anchor row, shape `(rows,)`."""
         raise NotImplementedError
 
-    def _losses_and_validity(self, y_true, y_pred):
+    def _replicas(self):
+        if not self.gather_distributed:
+            return None
+        return _distributed.active_replicas()
+
+    def _losses_and_validity(self, y_true, y_pred, replicas=None):
         return _kernel.contrastive_loss(
             y_true,
             y_pred,
@@ -74,18 +91,23 @@ class ContrastiveLoss(keras.losses.Loss):
             normalize=self.normalize,
             use_labels=self.uses_labels,
             chunk_size=self.chunk_size,
+            replicas=replicas,
         )
 
     def call(self, y_true, y_pred):
-        return self._losses_and_validity(y_true, y_pred)[0]
+        return self._losses_and_validity(y_true, y_pred, self._replicas())[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
-            losses, has_positive = self._losses_and_validity(y_true, y_pred)
+            replicas = self._replicas()
+            losses, has_positive = self._losses_and_validity(y_true, y_pred, replicas)
             weights = ops.cast(has_positive, "float32")
             if sample_weight is not None:
                 weights = weights * _per_sample_weights(sample_weight, losses)
-            loss = _reduce(losses, weights, has_positive, self.reduction)
+            loss = _reduce(losses, weights, has_positive, self.reduction, replicas)
+            if self.reduction not in (None, "none"):
+                # Keras's scaling of a reduced loss under tf.distribute.
+                loss = loss * _distributed.loss_scale()
             return ops.cast(loss, self.dtype)
 
     def get_config(self):
@@ -96,6 +118,7 @@ class ContrastiveLoss(keras.losses.Loss):
                 "normalize": self.normalize,
                 "dtype": self.dtype,
                 "chunk_size": self.chunk_size,
+                "gather_distributed": self.gather_distributed,
             }
         )
         return config
@@ -123,19 +146,32 @@ def _per_sample_weights(sample_weight, losses):
     return weights
 
 
-def _reduce(losses, weights, has_positive, reduction):
+def _reduce(losses, weights, has_positive, reduction, replicas=None):
     """Keras's reductions, with samples without a positive masked out.
 
     As Keras does for masked losses, the averaging reductions divide by the
     number of samples that count (here: that have a positive).
+
+    With `replicas` (R of them), the denominators are those of the global
+    batch and the value is `R` times this replica's share of the global
+    loss: the mean over replicas is the global loss, and so is the sum of the
+    replicas' values once Keras's `1 / R` for `tf.distribute` is applied.
     """
     weighted = losses * weights
     if reduction is None or reduction == "none":
         return weighted
     total = ops.sum(weighted)
+    if replicas is None:
+        count, global_sum = 1.0, ops.sum
+    else:
+        count = float(replicas.count)
+
+        def global_sum(x):
+            return replicas.total(ops.sum(x))
+
     if reduction == "sum":
-        return total
+        return total * count
     if reduction == "mean_with_sample_weight":
-        return ops.divide_no_nan(total, ops.sum(weights))
-    counted = ops.sum(ops.cast(has_positive, "float32"))
-    return ops.divide_no_nan(total, counted)
+        return ops.divide_no_nan(total * count, global_sum(weights))
+    counted = global_sum(ops.cast(has_positive, "float32"))
+    return ops.divide_no_nan(total * count, counted)

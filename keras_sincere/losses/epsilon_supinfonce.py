@@ -96,6 +96,8 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
         chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
             the number of anchors per block of the chunked path (same value
             and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
+        gather_distributed: compare each device's anchors with the whole
+            global batch in multi-device training (see `ContrastiveLoss`).
 
     Example:
 
@@ -113,6 +115,7 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
         name: str | None = "epsilon_supinfonce_loss",
         dtype=None,
         chunk_size: int | None = None,
+        gather_distributed: bool = False,
     ):
         super().__init__(
             temperature=temperature,
@@ -121,6 +124,7 @@ class EpsilonSupInfoNCELoss(ContrastiveLoss):
             name=name,
             dtype=dtype,
             chunk_size=chunk_size,
+            gather_distributed=gather_distributed,
         )
         self.epsilon = _kernel.check_non_negative(epsilon, "epsilon")
 

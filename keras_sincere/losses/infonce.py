@@ -79,6 +79,8 @@ class InfoNCELoss(ContrastiveLoss):
         chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
             the number of anchors per block of the chunked path (same value
             and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
+        gather_distributed: compare each device's anchors with the whole
+            global batch in multi-device training (see `ContrastiveLoss`).
 
     Example:
 
@@ -97,6 +99,7 @@ class InfoNCELoss(ContrastiveLoss):
         name: str | None = "infonce_loss",
         dtype=None,
         chunk_size: int | None = None,
+        gather_distributed: bool = False,
     ):
         super().__init__(
             temperature=temperature,
@@ -105,6 +108,7 @@ class InfoNCELoss(ContrastiveLoss):
             name=name,
             dtype=dtype,
             chunk_size=chunk_size,
+            gather_distributed=gather_distributed,
         )
 
     def anchor_losses(self, logits, positive, negative):

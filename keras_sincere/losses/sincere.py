@@ -97,6 +97,8 @@ class SincereLoss(ContrastiveLoss):
         chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
             the number of anchors per block of the chunked path (same value
             and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
+        gather_distributed: compare each device's anchors with the whole
+            global batch in multi-device training (see `ContrastiveLoss`).
 
     Inputs: `y_true` integer labels `(B,)` or `(B, 1)`; `y_pred` embeddings
     `(B, V, D)` or `(B, D)`.
@@ -116,6 +118,7 @@ class SincereLoss(ContrastiveLoss):
         name: str | None = "sincere_loss",
         dtype=None,
         chunk_size: int | None = None,
+        gather_distributed: bool = False,
     ):
         super().__init__(
             temperature=temperature,
@@ -124,6 +127,7 @@ class SincereLoss(ContrastiveLoss):
             name=name,
             dtype=dtype,
             chunk_size=chunk_size,
+            gather_distributed=gather_distributed,
         )
 
     def anchor_losses(self, logits, positive, negative):

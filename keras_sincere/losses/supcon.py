@@ -106,6 +106,8 @@ class SupConLoss(ContrastiveLoss):
         chunk_size: `None` (default) for the dense `O(N^2)`-memory path, or
             the number of anchors per block of the chunked path (same value
             and gradient in `O(N * chunk_size)` memory; see `ContrastiveLoss`).
+        gather_distributed: compare each device's anchors with the whole
+            global batch in multi-device training (see `ContrastiveLoss`).
 
     Example:
 
@@ -123,6 +125,7 @@ class SupConLoss(ContrastiveLoss):
         name: str | None = "supcon_loss",
         dtype=None,
         chunk_size: int | None = None,
+        gather_distributed: bool = False,
     ):
         super().__init__(
             temperature=temperature,
@@ -131,6 +134,7 @@ class SupConLoss(ContrastiveLoss):
             name=name,
             dtype=dtype,
             chunk_size=chunk_size,
+            gather_distributed=gather_distributed,
         )
         self._scale = _temperature_scale(self.temperature, base_temperature)
         self.base_temperature = (

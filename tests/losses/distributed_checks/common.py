@@ -1,0 +1,55 @@
+"""Shared by the distributed checks: data, losses and the comparison."""
+
+import numpy as np
+
+GLOBAL_BATCH = 8
+FEATURES = 6
+EMBEDDING_DIM = 5
+
+
+def batch(views, seed=0):
+    """A global batch whose positives are mostly on the other replicas.
+
+    With the batch split in halves, each half holds classes 0-3 once (and
+    class 0 again in the last sample): with one view, nearly every positive
+    of an anchor is on the other replica.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(GLOBAL_BATCH, views, FEATURES)).astype("float32")
+    if views == 1:
+        x = x[:, 0]
+    y = np.array([0, 1, 2, 3, 0, 1, 2, 0], dtype="int64")
+    return x, y
+
+
+def kernel(seed=1):
+    return (
+        np.random.default_rng(seed)
+        .normal(size=(FEATURES, EMBEDDING_DIM))
+        .astype("float32")
+    )
+
+
+def losses(gather):
+    from keras_sincere import losses
+
+    return {
+        "sincere": losses.SincereLoss(0.5, gather_distributed=gather),
+        "supcon": losses.SupConLoss(0.5, gather_distributed=gather),
+        "epsilon_supinfonce": losses.EpsilonSupInfoNCELoss(
+            0.5, epsilon=0.25, gather_distributed=gather
+        ),
+        "infonce": losses.InfoNCELoss(0.5, gather_distributed=gather),
+        "sincere_chunked": losses.SincereLoss(
+            0.5, chunk_size=3, gather_distributed=gather
+        ),
+        "supcon_sum": losses.SupConLoss(
+            0.5, reduction="sum", gather_distributed=gather
+        ),
+    }
+
+
+def relative_error(actual, expected):
+    actual, expected = np.asarray(actual, "float64"), np.asarray(expected, "float64")
+    scale = max(float(np.max(np.abs(expected))), 1e-12)
+    return float(np.max(np.abs(actual - expected))) / scale

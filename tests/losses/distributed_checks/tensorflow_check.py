@@ -1,0 +1,95 @@
+"""tf.distribute.MirroredStrategy on 2 logical CPUs: gathered loss == global loss.
+
+Prints one JSON object: for each loss and number of views, the relative error
+of the replicas' summed loss and gradient against the single-device loss of
+the global batch, the same without gathering, and the weights after a
+`fit` step under the strategy against a single-device `fit` step.
+"""
+
+import json
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tensorflow as tf  # noqa: E402
+
+REPLICAS = 2
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * REPLICAS
+)
+
+import common  # noqa: E402
+import keras  # noqa: E402
+
+strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(REPLICAS)])
+assert strategy.num_replicas_in_sync == REPLICAS
+local = common.GLOBAL_BATCH // REPLICAS
+results = {}
+
+with strategy.scope():
+    dense = keras.layers.Dense(common.EMBEDDING_DIM, use_bias=False)
+    dense.build((None, common.FEATURES))
+    dense.kernel.assign(common.kernel())
+
+for views in (1, 2):
+    x, y = common.batch(views)
+
+    def shard_of(context, x=x, y=y):
+        start = context.replica_id_in_sync_group * local
+        return x[start : start + local], y[start : start + local]
+
+    shards = strategy.experimental_distribute_values_from_function(shard_of)
+    for gather in (True, False):
+        for name, loss in common.losses(gather).items():
+
+            @tf.function
+            def replica_step(shard, loss=loss):
+                with tf.GradientTape() as tape:
+                    value = loss(shard[1], dense(shard[0]))
+                return value, tape.gradient(value, dense.kernel)
+
+            value, gradient = strategy.run(replica_step, args=(shards,))
+            # Keras's fit sums the replicas' gradients (and their scaled losses).
+            value = strategy.reduce("SUM", value, axis=None)
+            gradient = strategy.reduce("SUM", gradient, axis=None)
+            with tf.GradientTape() as tape:
+                expected = loss(y, dense(x))
+            expected_gradient = tape.gradient(expected, dense.kernel)
+            key = f"{name}/views={views}/{'gather' if gather else 'local'}"
+            results[key] = {
+                "value": common.relative_error(value, expected),
+                "gradient": common.relative_error(gradient, expected_gradient),
+            }
+
+
+def fit_one_step(scope):
+    with scope:
+        model = keras.Sequential(
+            [
+                keras.Input((2, common.FEATURES)),
+                keras.layers.Dense(common.EMBEDDING_DIM, use_bias=False),
+            ]
+        )
+        model.layers[0].kernel.assign(common.kernel())
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5),
+            loss=common.losses(True)["sincere"],
+        )
+    x, y = common.batch(views=2)
+    history = model.fit(
+        x, y, batch_size=common.GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0
+    )
+    return model.layers[0].kernel.numpy(), history.history["loss"][0]
+
+
+distributed_kernel, distributed_loss = fit_one_step(strategy.scope())
+single_kernel, single_loss = fit_one_step(tf.distribute.get_strategy().scope())
+results["fit"] = {
+    "weights": common.relative_error(distributed_kernel, single_kernel),
+    "moved": common.relative_error(single_kernel, common.kernel()),
+    "loss": common.relative_error(distributed_loss, single_loss),
+}
+print(json.dumps(results))

@@ -1,0 +1,113 @@
+"""torch.distributed (DDP, gloo) with 2 CPU processes: one step == global step.
+
+Each process trains a DDP-wrapped Keras model on its half of the global batch
+with `gather_distributed=True` and a torch SGD step; the parameters after the
+step must equal those of one process stepping on the whole batch. Prints one
+JSON object of relative errors.
+"""
+
+import json
+import os
+import socket
+import sys
+import tempfile
+
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+PROCESSES = 2
+
+
+def build_model(views):
+    import common
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((views, common.FEATURES) if views > 1 else (common.FEATURES,)),
+            keras.layers.Dense(common.EMBEDDING_DIM, use_bias=False),
+        ]
+    )
+    model.layers[0].kernel.assign(common.kernel())
+    return model
+
+
+def one_step(model, loss, x, y):
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    optimizer.zero_grad()
+    value = loss(torch.as_tensor(y), model(torch.as_tensor(x)))
+    value.backward()
+    optimizer.step()
+    return float(value.detach())
+
+
+def kernel_of(model):
+    import keras
+
+    return keras.ops.convert_to_numpy(model.layers[0].kernel)
+
+
+def worker(rank, port, output):
+    import common
+    import numpy as np
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    dist.init_process_group("gloo", rank=rank, world_size=PROCESSES)
+    local = common.GLOBAL_BATCH // PROCESSES
+    results = {}
+    for views in (1, 2):
+        x, y = common.batch(views)
+        shard = slice(rank * local, (rank + 1) * local)
+        for name in common.losses(True):
+            model = build_model(views)
+            ddp = DistributedDataParallel(model)
+            value = one_step(ddp, common.losses(True)[name], x[shard], y[shard])
+            values = [None] * PROCESSES
+            dist.all_gather_object(values, value)
+            results[f"{name}/views={views}"] = {
+                "kernel": kernel_of(model).tolist(),
+                "mean_value": float(np.mean(values)),
+            }
+    dist.destroy_process_group()
+    with open(os.path.join(output, f"rank{rank}.json"), "w") as file:
+        json.dump(results, file)
+
+
+def main():
+    import common
+    import torch.multiprocessing
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as output:
+        torch.multiprocessing.spawn(
+            worker, args=(port, output), nprocs=PROCESSES, join=True
+        )
+        ranks = []
+        for rank in range(PROCESSES):
+            with open(os.path.join(output, f"rank{rank}.json")) as file:
+                ranks.append(json.load(file))
+    results = {}
+    for key, distributed in ranks[0].items():
+        name, views = key.split("/views=")
+        x, y = common.batch(int(views))
+        model = build_model(int(views))
+        value = one_step(model, common.losses(True)[name], x, y)
+        kernel = kernel_of(model)
+        results[key] = {
+            "weights": common.relative_error(distributed["kernel"], kernel),
+            "ranks_agree": common.relative_error(ranks[1][key]["kernel"], kernel),
+            "value": common.relative_error(distributed["mean_value"], value),
+            "moved": common.relative_error(kernel, common.kernel()),
+        }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
