@@ -38,10 +38,13 @@ samples, labels `sample % --classes`) of dimension D:
   mode, starting at the largest of `--sizes` and doubling (halving if it does
   not fit) up to `--max-n`, each N in a fresh process that is killed as soon
   as its resident memory grows by more than the budget (on GPU: whose
-  allocator is capped at the budget). The memory counted is the rise above
-  the process with its inputs made and, on JAX, its step compiled; on
-  TensorFlow it includes compiling the step, which happens on the first run.
-  The time shown is that of a second pass, once everything is compiled.
+  allocator is capped at the budget). The memory counted is the rise of the
+  resident size, with glibc returning freed blocks as above, over the
+  process with its inputs made and, on JAX, its step compiled; on
+  TensorFlow it includes compiling the step, which happens on the first
+  pass. The time shown is that of a second pass. With every block of 1 MiB
+  or more mapped afresh, it is slower than with glibc's usual caching,
+  mostly on torch, whose temporaries are separate allocations.
 """
 
 import argparse
@@ -441,7 +444,7 @@ def run_fit(args):
         clear_refs.write("5")
     before = _rss_bytes()
     print(f"READY {before}", flush=True)  # The parent watches from here on.
-    result = {"n": args.n, "mode": args.mode}
+    result = {"n": args.n, "mode": args.mode, "chunk_size": args.chunk_size}
     try:
         step()  # Compiles on TensorFlow.
         result["fits"] = True

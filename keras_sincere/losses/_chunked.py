@@ -201,19 +201,20 @@ def _torch_map_blocks(
     import torch
     from torch.utils import checkpoint
 
-    count = anchors.shape[0]
     needs_gradient = torch.is_grad_enabled() and (
         anchors.requires_grad or keys.requires_grad
     )
     losses, second = [], []
-    for start in range(0, count, chunk_size):
-        block = (
-            anchors[start : start + chunk_size],
-            anchor_labels[start : start + chunk_size],
-            anchor_index[start : start + chunk_size],
-            keys,
-            key_labels,
-        )
+    # `split` rather than slicing: its backward pass concatenates the blocks'
+    # gradients once, where each slice would scatter its block into a fresh
+    # zero tensor of all N rows.
+    for block_anchors, block_labels, block_index in zip(
+        torch.split(anchors, chunk_size),
+        torch.split(anchor_labels, chunk_size),
+        torch.split(anchor_index, chunk_size),
+        strict=True,
+    ):
+        block = (block_anchors, block_labels, block_index, keys, key_labels)
         if needs_gradient:
             # Keeps the block's inputs only; the backward pass re-runs it.
             outputs = checkpoint.checkpoint(
