@@ -27,8 +27,10 @@ samples, labels `sample % --classes`) of dimension D:
   as TensorFlow keeps freed memory for reuse. GPU: the peak of the allocator
   (torch, TensorFlow) or of XLA's buffer assignment (JAX).
 - implementations: ours, dense (`chunk_size=None`) and chunked
-  (`--chunk-size`); the baseline, a plain dense implementation written from
-  the formula with `keras.ops` (so it runs on every backend); on torch,
+  (`--chunk-size`, by default blocks of about 2**21 logits, the rule that
+  docs/losses.md recommends on CPU); the baseline, a plain dense
+  implementation written from the formula with `keras.ops` (so it runs on
+  every backend); on torch,
   pytorch-metric-learning's `SupConLoss` and, for SINCERE, `NTXentLoss` with
   a per-anchor reducer (its positive-pairs x negative-pairs matrix is
   estimated first and the run skipped when it would not fit in the budget).
@@ -175,6 +177,18 @@ def baseline_loss(loss, labels, embeddings, temperature=TEMPERATURE):
     return ops.sum(per_anchor * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 
+def _chunk_size(args, n):
+    """`--chunk-size`, or for `auto` the rule of docs/losses.md.
+
+    Blocks of about 2**21 logits (c = 2**21 / N, a power of two for the
+    sizes measured), at least 32 rows and at most N / 2, so that the chunked
+    path always streams at least two blocks.
+    """
+    if args.chunk_size != "auto":
+        return int(args.chunk_size)
+    return max(32, min(n // 2, 2**21 // n))
+
+
 def _ntxent_bytes(labels_flat):
     import numpy as np
 
@@ -194,7 +208,9 @@ def _loss_fn(backend, loss, implementation, labels, args, budget_bytes):
 
     classes = {"sincere": losses.SincereLoss, "supcon": losses.SupConLoss}
     if implementation in OURS:
-        chunk = args.chunk_size if implementation == "ours_chunked" else None
+        chunk = None
+        if implementation == "ours_chunked":
+            chunk = _chunk_size(args, labels.shape[0] * VIEWS)
         instance = classes[loss](temperature=TEMPERATURE, chunk_size=chunk)
         return lambda z: instance(labels, z)
     flat_labels = keras.ops.repeat(labels, VIEWS, axis=0)
@@ -365,6 +381,8 @@ def run_timing(args):
         for loss in args.losses:
             for implementation in args.implementations:
                 row = {"loss": loss, "implementation": implementation, "n": n}
+                if implementation == "ours_chunked":
+                    row["chunk_size"] = _chunk_size(args, n)
                 fn = _loss_fn(backend, loss, implementation, labels, args, budget)
                 if isinstance(fn, str):
                     if fn != "torch only":
@@ -444,7 +462,9 @@ def run_fit(args):
         clear_refs.write("5")
     before = _rss_bytes()
     print(f"READY {before}", flush=True)  # The parent watches from here on.
-    result = {"n": args.n, "mode": args.mode, "chunk_size": args.chunk_size}
+    result = {"n": args.n, "mode": args.mode}
+    if args.mode == "chunked":
+        result["chunk_size"] = _chunk_size(args, args.n)
     try:
         step()  # Compiles on TensorFlow.
         result["fits"] = True
@@ -653,12 +673,12 @@ def _print_tables(args, results):
     )
     names = {
         "ours": "ours, dense",
-        "ours_chunked": f"ours, chunk_size={args.chunk_size}",
+        "ours_chunked": "ours, chunk_size={chunk_size}",
         "baseline": "baseline (formula, keras.ops)",
         "pml": "pytorch-metric-learning",
     }
     for r in rows:
-        name = names[r["implementation"]]
+        name = names[r["implementation"]].format(chunk_size=r.get("chunk_size"))
         if r["implementation"] == "pml":
             name = "PML SupConLoss" if r["loss"] == "supcon" else "PML NTXentLoss"
         memory = f"{r['peak_bytes'] / MIB:.0f}" if "peak_bytes" in r else ""
@@ -743,12 +763,12 @@ def _print_search(args, searches):
         print("|---|---|---|---|---|---|---|---|")
         for search in searches:
             best, after = search["largest"], search["next"]
-            mode = (
-                "dense"
-                if search["mode"] == "dense"
-                else f"chunk_size={args.chunk_size}"
-            )
+            mode = "dense"
+            if search["mode"] == "chunked":
+                mode = f"chunked, {args.chunk_size}"
             if best:
+                if "chunk_size" in best:
+                    mode = f"chunk_size={best['chunk_size']}"
                 cells = (
                     f"{best['n']} | {best['peak_bytes'] / MIB:.0f} | "
                     f"{best['seconds']:.1f} | "
@@ -772,7 +792,11 @@ def main():
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--losses", default=",".join(LOSSES))
     parser.add_argument("--implementations", default=",".join(IMPLEMENTATIONS))
-    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument(
+        "--chunk-size",
+        default="auto",
+        help="rows per block of the chunked mode, or auto: about 2**21 / N",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--max-seconds",

@@ -276,3 +276,29 @@ def test_torch_backward_keeps_no_square_tensor_with_chunks():
     # Each block keeps only its inputs: a view of its rows, the N x D keys,
     # and labels; nothing of size N x chunk, let alone N x N.
     assert largest_saved_tensor(32) <= n * 16
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch autograd")
+@specs
+def test_torch_forward_keeps_no_block_alive_until_backward(spec):
+    # Saved tensors are not the only way to keep a block's logits: a custom
+    # gradient's closure holds whatever it names, out of the checkpoint's
+    # reach. Between the passes, no tensor with a row per key may be alive.
+    import gc
+
+    import torch
+
+    n, chunk_size = 256, 32
+    labels = torch.tensor(np.arange(n // 2) % 20)
+    embeddings = torch.randn(n // 2, 2, 8, requires_grad=True)
+    loss = spec.loss_class(chunk_size=chunk_size, **spec.kwargs)
+    value = loss(labels, embeddings)
+    gc.collect()
+    alive = [
+        tuple(obj.shape)
+        for obj in gc.get_objects()
+        if isinstance(obj, torch.Tensor) and obj.ndim == 2 and obj.shape[1] == n
+    ]
+    value.backward()
+    assert alive == []
+    assert torch.isfinite(embeddings.grad).all()
