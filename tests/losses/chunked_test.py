@@ -292,9 +292,11 @@ def test_torch_forward_keeps_no_block_alive_until_backward(spec):
     n, chunk_size = 256, 32
 
     def tensors_with_a_column_per_key():
+        # Maps ids to the tensors themselves, which keeps them alive: an id
+        # cannot be reused by a new tensor while its dict holds the old one.
         gc.collect()
         return {
-            id(obj): tuple(obj.shape)
+            id(obj): obj
             for obj in gc.get_objects()
             if isinstance(obj, torch.Tensor) and obj.ndim == 2 and obj.shape[1] == n
         }
@@ -305,6 +307,8 @@ def test_torch_forward_keeps_no_block_alive_until_backward(spec):
     before = tensors_with_a_column_per_key()
     value = loss(labels, embeddings)
     alive = tensors_with_a_column_per_key()
+    new = [tuple(obj.shape) for key, obj in alive.items() if key not in before]
+    del alive
     value.backward()
-    assert [shape for key, shape in alive.items() if key not in before] == []
+    assert new == []
     assert torch.isfinite(embeddings.grad).all()
