@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from keras_sincere import cli
+from keras_sincere import experiments
 
 TOY = [
     "--epochs",
@@ -52,18 +53,76 @@ def test_every_subcommand_has_help():
         )
         assert result.returncode == 0, result.stderr
         assert "usage: keras-sincere" in result.stdout
+        assert result.stderr == ""  # no TensorFlow log lines
+
+
+HELP_WITHOUT_KERAS = """
+import sys
+from keras_sincere import cli
+from keras_sincere import experiments
+try:
+    cli.main([*sys.argv[1:], "--help"])
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+loaded = sorted(m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules)
+print("LOADED", loaded)
+"""
+
+
+@pytest.mark.parametrize("command", [[], ["compare"], ["train"], ["evaluate"]])
+def test_help_does_not_import_keras_or_a_backend(command):
+    """What makes `--help` instant: arguments are parsed before Keras loads."""
+    result = subprocess.run(
+        [sys.executable, "-c", HELP_WITHOUT_KERAS, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout, result.stdout
+
+
+def test_every_flag_has_help_text():
+    parser = cli.build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices
+    for name, subparser in subparsers.items():
+        for action in subparser._actions:
+            assert action.help, (name, action.dest)
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--lr", "0"], "--lr"),
+        (["--temperature", "0"], "--temperature"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-8"], "--batch-size"),
+        (["--epochs", "2.5"], "--epochs"),
+        (["--min-crop", "1.5"], "--min-crop"),
+        (["--losses", "sincere,nonsense"], "--losses"),
+        (["--seeds", "0,x"], "--seeds"),
+        (["--seeds", "1,1"], "--seeds"),
+    ],
+)
+def test_bad_flags_are_one_error_line_naming_the_flag(flags, named, capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["compare", *flags])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("keras-sincere compare: error: argument " + named)
 
 
 def test_defaults_follow_the_recipe():
-    args = cli.build_parser().parse_args(["train", "--dataset", "cifar10"])
-    plan = cli.resolve_plan(args, "sincere")
-    assert (plan.epochs, plan.batch_size, plan.temperature) == (800, 512, 0.1)
+    plan = experiments.plan_training("cifar10", "sincere", 50000, 32)
+    recipe = plan.recipe
+    assert (recipe.epochs, recipe.batch_size, recipe.temperature) == (800, 512, 0.1)
     assert (plan.backbone, plan.width, plan.min_crop) == ("resnet50", 64, 0.2)
-    assert plan.warmup_epochs == 10
-    supcon = cli.resolve_plan(args, "supcon")
-    assert supcon.temperature == 0.05
-    digits = cli.resolve_plan(cli.build_parser().parse_args(["compare"]), "sincere")
-    assert digits.dataset == "digits" and digits.backbone == "resnet18"
+    assert recipe.warmup_epochs == 10
+    supcon = experiments.plan_training("cifar10", "supcon", 50000, 32)
+    assert supcon.recipe.temperature == 0.05
+    digits = experiments.plan_training("digits", "sincere", 1438, 8)
+    assert digits.recipe.dataset == "digits" and digits.backbone == "resnet18"
 
 
 def test_train_then_evaluate(toy_npz, tmp_path):
@@ -116,24 +175,55 @@ def test_compare_writes_the_tables(toy_npz, tmp_path, capsys):
                 str(toy_npz),
                 "--losses",
                 "sincere,supcon",
+                "--seeds",
+                "0,1",
                 "--output",
                 str(out),
                 "--bootstrap",
                 "50",
+                "--probe-epochs",
+                "2",
                 *TOY,
             ]
         )
         == 0
     )
     results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and results["losses"] == ["sincere", "supcon"]
     for name in ("sincere", "supcon"):
-        for key in ("margin", "knn1", "knn5", "loss_initial", "loss_final"):
-            assert np.isfinite(results[name][key]), (name, key)
-    assert "sincere-supcon" in results["bootstrap"]
+        for seed in ("0", "1"):
+            run = results["runs"][name][seed]
+            for key in ("margin", "knn1", "knn5", "loss_initial", "loss_final"):
+                assert np.isfinite(run[key]), (name, seed, key)
+            assert run["plan"]["seed"] == int(seed)
+        assert results["summary"][name]["margin"]["n"] == 2
+    assert set(results["bootstrap"]["sincere-supcon"]) == {"0", "1"}
+    assert results["paired"]["sincere-supcon"]["margin"]["n"] == 2
     table = (out / "table.md").read_text()
     assert "Table 1" in table and "Table 4" in table and "Table 6" in table
-    assert table in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert table in output
+    assert "small-data plan for sincere" in output  # printed before training
     assert pathlib.Path(out / "similarity_histograms.png").stat().st_size > 1000
+
+
+def test_a_starved_run_is_reported_unhealthy(toy_npz, tmp_path, capsys):
+    out = tmp_path / "starved"
+    code = cli.main(
+        ["compare", "--dataset", str(toy_npz), "--seeds", "0", "--output", str(out)]
+        + ["--probe-epochs", "1", "--bootstrap", "10", "--batch-size", "64"]
+        + ["--width", "4", "--epochs", "1"]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    warnings = [w["warning"] for w in results["warnings"]]
+    assert any("optimizer steps" in w and "--epochs" in w for w in warnings)
+    assert results["runs"]["sincere"]["0"]["warnings"]
+    output = capsys.readouterr().out
+    assert "warning: sincere seed 0" in output
+    table = (out / "table.md").read_text()
+    assert table.index("Unhealthy runs") < table.index("Table 1")
+    assert "not judged" in table
 
 
 def test_missing_download_is_a_clear_error(monkeypatch, capsys):
@@ -147,6 +237,8 @@ def test_missing_download_is_a_clear_error(monkeypatch, capsys):
     assert code == 2
     message = capsys.readouterr().err
     assert "cifar" in message.lower() and "digits" in message
+    assert "--dataset PATH.npz" in message
+    assert message.startswith("keras-sincere train: error: ")
 
 
 def test_unknown_loss_is_rejected(tmp_path):

@@ -244,6 +244,35 @@ def _finish_images(x, image_size):
     return np.clip(x, 0.0, 1.0).astype("float32")
 
 
+def resize_images(images, size: int) -> np.ndarray:
+    """Resizes images to `(size, size)` the way `load_dataset` does.
+
+    Bilinear, anti-aliased when shrinking, in numpy (every backend gets the
+    same pixels); grey images get 3 channels and values stay in `[0, 1]`.
+
+    Args:
+        images: float images `(N, H, W, C)` in `[0, 1]`, `C` 1 or 3.
+        size: side of the output, an integer >= 1.
+
+    Returns:
+        float32 `(N, size, size, 3)`.
+
+    Example:
+
+    >>> resize_images(np.zeros((2, 8, 8, 3), "float32"), 16).shape
+    (2, 16, 16, 3)
+    """
+    if isinstance(size, bool) or int(size) != size or size < 1:
+        raise ValueError(f"`size` must be an integer >= 1. Received: size={size!r}")
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            f"`images` must have shape (N, H, W, C). Received: images.shape="
+            f"{images.shape}"
+        )
+    return _finish_images(images, int(size))
+
+
 def _resize_images(images, size):
     """Bilinear resize of NHWC float images to `(size, size)`, in numpy.
 

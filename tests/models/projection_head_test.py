@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from keras_sincere import models
 
@@ -45,3 +46,36 @@ def test_mixed_precision_output_is_finite(rng):
     assert np.all(
         np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32")))
     )
+
+
+def test_batch_norm_head_centres_the_hidden_layer(rng):
+    head = models.ProjectionHead(hidden_dim=16, output_dim=4, batch_norm=True)
+    head.build((None, 8))
+    assert [tuple(w.shape) for w in head.trainable_weights] == [
+        (8, 16),
+        (16,),
+        (16,),
+        (16, 4),
+        (4,),
+    ]
+    # Non-negative features, like pooled ReLU outputs: the plain head maps
+    # them to nearly one direction; batch statistics spread them.
+    features = rng.uniform(0.5, 1.5, size=(64, 8)).astype("float32")
+    plain = models.ProjectionHead(hidden_dim=16, output_dim=4)
+
+    def mean_cosine(out):
+        out = keras.ops.convert_to_numpy(out)
+        return (np.sum(out.sum(0) ** 2) - len(out)) / (len(out) * (len(out) - 1))
+
+    keras.utils.set_random_seed(0)
+    assert mean_cosine(head(features, training=True)) < 0.5
+    assert mean_cosine(plain(features)) > mean_cosine(head(features, training=True))
+
+
+def test_batch_norm_round_trips_through_the_config():
+    head = models.ProjectionHead(hidden_dim=8, output_dim=3, batch_norm=True)
+    config = head.get_config()
+    assert config["batch_norm"] is True
+    assert models.ProjectionHead.from_config(config).batch_norm is True
+    with pytest.raises(ValueError, match="`batch_norm` must be True or False"):
+        models.ProjectionHead(batch_norm="no")

@@ -1,0 +1,159 @@
+"""Training plans from the data, run health, model reuse across seeds, tables."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_sincere import experiments
+
+
+def toy_data(train=48, test=24, size=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        labels = np.arange(n) % classes
+        colours = np.eye(3)[labels][:, None, None, :]
+        images = 0.6 * colours + 0.4 * rng.random((n, size, size, 3))
+        return images.astype("float32"), labels
+
+    return split(train), split(test)
+
+
+def test_paper_datasets_keep_the_paper_recipe():
+    plan = experiments.plan_training("cifar10", "sincere", 50000, 32)
+    recipe = plan.recipe
+    assert (recipe.epochs, recipe.batch_size, recipe.learning_rate) == (800, 512, 0.5)
+    assert (recipe.temperature, recipe.warmup_epochs) == (0.1, 10)
+    assert (plan.backbone, plan.width, plan.min_crop, plan.image_size) == (
+        "resnet50",
+        64,
+        0.2,
+        32,
+    )
+    assert plan.rule == "paper"
+    assert (
+        experiments.plan_training("cifar10", "supcon", 50000, 32).recipe.temperature
+        == 0.05
+    )
+    assert (
+        experiments.plan_training("CIFAR100", "sincere", 50000, 32).recipe.temperature
+        == 0.05
+    )
+
+
+@pytest.mark.parametrize(
+    "train_size, batch",
+    [(150, 16), (500, 32), (1438, 128), (2000, 128), (20, 16), (10, 10)],
+)
+def test_small_data_batch_gives_several_steps(train_size, batch):
+    assert experiments.small_data_batch_size(train_size) == batch
+    plan = experiments.plan_training("my.npz", "sincere", train_size, 32)
+    assert plan.batch_size == batch
+    assert plan.total_steps >= experiments.MIN_STEPS
+    assert plan.recipe.learning_rate == pytest.approx(
+        0.5 * plan.recipe.batch_size / 512
+    )
+    if train_size >= 16 * experiments.MIN_STEPS_PER_EPOCH:
+        assert plan.steps_per_epoch >= experiments.MIN_STEPS_PER_EPOCH
+
+
+def test_small_data_plan_for_digits():
+    plan = experiments.plan_training("digits", "supcon", 1438, 8)
+    assert plan.rule == "small-data" and plan.recipe.temperature == 0.1
+    assert plan.image_size == 8
+    assert experiments.plan_training("my.npz", "sincere", 500, 96).image_size == 32
+    assert plan.total_steps >= experiments.MIN_STEPS
+    assert plan.recipe.warmup_epochs >= 1
+    assert "steps/epoch" in plan.describe()
+
+
+def test_overrides_win_and_the_learning_rate_follows_the_batch():
+    plan = experiments.plan_training("digits", "sincere", 1438, 8, batch_size=64)
+    assert plan.recipe.learning_rate == pytest.approx(0.0625)
+    plan = experiments.plan_training(
+        "digits", "sincere", 1438, 8, epochs=3, learning_rate=0.01, temperature=0.5
+    )
+    assert (plan.recipe.epochs, plan.recipe.learning_rate) == (3, 0.01)
+    assert plan.recipe.temperature == 0.5
+    paper = experiments.plan_training("cifar10", "sincere", 50000, 32, batch_size=256)
+    assert paper.recipe.learning_rate == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("epochs", 0), ("batch_size", -8), ("temperature", 0.0), ("learning_rate", -1.0),
+     ("epochs", 2.5), ("width", 0)],
+)  # fmt: skip
+def test_bad_overrides_are_rejected(name, value):
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        experiments.plan_training("digits", "sincere", 1438, 8, **{name: value})
+
+
+def test_health_flags_each_problem():
+    healthy = {"mean_pairwise_cosine": 0.1}
+    assert experiments.training_health([5.0, 1.0], 600, healthy) == []
+    few = experiments.training_health([5.0, 1.0], 15, healthy)
+    assert len(few) == 1 and "--epochs" in few[0] and "15 optimizer steps" in few[0]
+    flat = experiments.training_health([5.0, 4.8], 600, healthy)
+    assert len(flat) == 1 and "fell by less than 10%" in flat[0]
+    collapsed = experiments.training_health(
+        [5.0, 1.0], 600, {"mean_pairwise_cosine": 0.99}
+    )
+    assert len(collapsed) == 1 and "collapsed" in collapsed[0]
+    nan = experiments.training_health([5.0, float("nan")], 600, healthy)
+    assert len(nan) == 1
+
+
+def test_a_reused_model_trains_exactly_like_a_new_one():
+    data = toy_data()
+    plans = [
+        experiments.plan_training(
+            "toy.npz", "sincere", 48, 8, seed, epochs=2, batch_size=16, width=4
+        )
+        for seed in (0, 1)
+    ]
+    fresh, fresh_history = experiments.train(plans[1], data, "sincere", verbose=0)
+    first, _ = experiments.train(plans[0], data, "sincere", verbose=0)
+    reused, reused_history = experiments.train(
+        plans[1], data, "sincere", verbose=0, reuse=first
+    )
+    assert reused is first
+    np.testing.assert_allclose(reused_history["loss"], fresh_history["loss"], rtol=1e-6)
+    for ours, theirs in zip(reused.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_compare_summarises_seeds_and_writes_json():
+    data = toy_data()
+    result = experiments.compare(
+        "toy.npz",
+        losses=("sincere", "supcon"),
+        seeds=(0, 1),
+        data=data,
+        probe_epochs=2,
+        bootstrap_resamples=20,
+        log=None,
+        epochs=2,
+        batch_size=16,
+        width=4,
+    )
+    assert [run.plan.seed for run in result.runs["supcon"]] == [0, 1]
+    assert result.runs["sincere"][0].model is None
+    assert result.runs["sincere"][1].model is not None
+    record = json.loads(json.dumps(result.to_json(data[0][1])))
+    assert set(record["runs"]["sincere"]) == {"0", "1"}
+    margins = [record["runs"]["sincere"][s]["margin"] for s in ("0", "1")]
+    assert record["summary"]["sincere"]["margin"]["mean"] == pytest.approx(
+        np.mean(margins)
+    )
+    paired = record["paired"]["sincere-supcon"]["margin"]
+    assert paired["n"] == 2 and 0 <= paired["wins"] <= 2
+    assert set(record["bootstrap"]["sincere-supcon"]) == {"0", "1"}
+    # 6 steps: every run is flagged, and the table declares no winner.
+    assert any("optimizer steps" in w["warning"] for w in record["warnings"])
+    table = experiments.format_comparison(record)
+    assert "Unhealthy runs" in table and "not judged" in table
+    assert "significant)" not in table
+    for heading in ("Table 1", "Table 4", "Table 6", "Paired across seeds"):
+        assert heading in table
