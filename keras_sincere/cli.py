@@ -152,6 +152,12 @@ def _add_training_arguments(parser):
         help="side of the images the model sees; default: their own size, at "
         f"most {experiments.MAX_SMALL_DATA_IMAGE_SIDE} (digits: 8); paper: 32",
     )
+    plan.add_argument(
+        "--head-batch-norm",
+        action="store_true",
+        help="batch-normalise the projection head's hidden layer (SimCLR v2 "
+        "head; default: the paper's plain head)",
+    )
     parser.add_argument(
         "--knn-every",
         type=_non_negative_int,
@@ -261,6 +267,7 @@ def _overrides(args) -> dict:
         "width": args.width,
         "min_crop": args.min_crop,
         "image_size": args.image_size,
+        "head_batch_norm": args.head_batch_norm or None,
     }
 
 

@@ -157,3 +157,13 @@ def test_compare_summarises_seeds_and_writes_json():
     assert "significant)" not in table
     for heading in ("Table 1", "Table 4", "Table 6", "Paired across seeds"):
         assert heading in table
+
+
+def test_head_batch_norm_reaches_the_model():
+    plan = experiments.plan_training("digits", "sincere", 1438, 8, width=4)
+    assert not plan.head_batch_norm
+    assert not experiments.build_model(plan, (8, 8, 3)).head.batch_norm
+    plan = experiments.plan_training(
+        "digits", "sincere", 1438, 8, width=4, head_batch_norm=True
+    )
+    assert experiments.build_model(plan, (8, 8, 3)).head.batch_norm
