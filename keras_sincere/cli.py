@@ -26,49 +26,33 @@ _PLAN_DEFAULTS = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer > 0, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer > 0, got {text!r}"
-        ) from None
-    return value
+def _number(kind, minimum, strict, upper=None):
+    """An argparse type: `kind(text)`, above `minimum` (or equal unless `strict`)."""
+    bound = f"> {minimum}" if strict else f">= {minimum}"
+    if upper is not None:
+        bound = f"in ({minimum}, {upper}]"
+    expected = f"{'an integer' if kind is int else 'a number'} {bound}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {expected}, got {text!r}"
+            ) from None
+        too_small = value <= minimum if strict else value < minimum
+        too_large = upper is not None and value > upper
+        if too_small or too_large or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 0, got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0, got {text!r}"
-        ) from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _crop_fraction(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
+_positive_int = _number(int, 0, strict=True)
+_non_negative_int = _number(int, 0, strict=False)
+_positive_float = _number(float, 0, strict=True)
+_crop_fraction = _number(float, 0, strict=True, upper=1)
 
 
 def _loss_list(text: str) -> list:

@@ -312,7 +312,9 @@ def train(plan: TrainingPlan, data, loss: str, verbose=2, callbacks=(), reuse=No
             model of `plan.seed` starts from (weights, augmentation random
             state, optimizer) and trained again, which keeps its compiled
             train step: JAX and TensorFlow compile once per loss, not once
-            per seed. The result equals that of a new model.
+            per seed, and the result equals that of a new model. Not on
+            PyTorch, where the data order of a reused model differs (and
+            nothing is compiled to save).
 
     Returns:
         `(model, history)`: the trained `ContrastiveModel` and the `fit`
@@ -474,9 +476,9 @@ def training_health(losses: Sequence[float], steps: int, metrics: dict) -> list:
 class RunResult:
     """One loss trained with one seed: its plan, history, figures and health.
 
-    `model` is the trained `ContrastiveModel`. In a `Comparison`, one model
-    serves every seed of a loss (it is compiled once), so only the last
-    seed's run keeps it; the others hold `None`.
+    `model` is the trained `ContrastiveModel`. In a `Comparison` on
+    TensorFlow or JAX, one model serves every seed of a loss (it is compiled
+    once), so only the last seed's run keeps it; the others hold `None`.
     """
 
     loss: str
@@ -709,7 +711,13 @@ def compare(
     Returns:
         A `Comparison`.
     """
+    import keras
+
     log = log or (lambda *args, **kwargs: None)
+    # Reusing a compiled model saves a compilation per seed on TensorFlow and
+    # JAX. PyTorch compiles nothing here, and a reused model there does not
+    # retrace a new one's data order exactly, so each seed gets a new model.
+    reuse_models = keras.backend.backend() != "torch"
     native = data if data is not None else load_data(dataset)
     (x_train, _), _ = native
     runs = {loss: [] for loss in losses}
@@ -726,7 +734,7 @@ def compare(
                     else resize_data(native, plan.image_size)
                 )
             log(f"\n== {plan.describe()}", flush=True)
-            previous = runs[loss][-1] if runs[loss] else None
+            previous = runs[loss][-1] if runs[loss] and reuse_models else None
             run = train_and_evaluate(
                 plan,
                 resized[plan.image_size],
@@ -753,20 +761,18 @@ def compare(
     )
 
 
-def _interval(summary: dict, scale: float = 1.0, digits: int = 3) -> str:
+def _interval(summary: dict, scale: float = 1.0, digits: int = 3, sign="") -> str:
+    """`mean [low, high]` (`sign="+"` prints the signs of differences)."""
+    form = f"{sign}.{digits}f"
     mean = scale * summary["mean"]
     if summary["n"] < 2:
-        return f"{mean:.{digits}f}"
+        return f"{mean:{form}}"
     low, high = scale * summary["low"], scale * summary["high"]
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{mean:{form}} [{low:{form}}, {high:{form}}]"
 
 
 def _signed(summary: dict, scale: float = 1.0, digits: int = 3) -> str:
-    mean = scale * summary["mean"]
-    if summary["n"] < 2:
-        return f"{mean:+.{digits}f}"
-    low, high = scale * summary["low"], scale * summary["high"]
-    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return _interval(summary, scale, digits, sign="+")
 
 
 def _health_lines(record: dict) -> list:

@@ -99,11 +99,11 @@ def paired_table(records, label):
 
 def _replace(text, name, body):
     pattern = re.compile(
-        rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S
+        rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S
     )
     if not pattern.search(text):
         raise SystemExit(f"no <!-- results:{name} --> block to rewrite")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 def publish(digits, other):
