@@ -311,10 +311,10 @@ def train(plan: TrainingPlan, data, loss: str, verbose=2, callbacks=(), reuse=No
             and loss with another seed. It is reset to exactly the state a new
             model of `plan.seed` starts from (weights, augmentation random
             state, optimizer) and trained again, which keeps its compiled
-            train step: JAX and TensorFlow compile once per loss, not once
-            per seed, and the result equals that of a new model. Not on
-            PyTorch, where the data order of a reused model differs (and
-            nothing is compiled to save).
+            train step, and on TensorFlow the result equals that of a new
+            model (tested). On JAX and PyTorch it does not: the random draws
+            of a reused model differ from a new one's, so `compare` uses it on
+            TensorFlow only.
 
     Returns:
         `(model, history)`: the trained `ContrastiveModel` and the `fit`
@@ -477,8 +477,8 @@ class RunResult:
     """One loss trained with one seed: its plan, history, figures and health.
 
     `model` is the trained `ContrastiveModel`. In a `Comparison` on
-    TensorFlow or JAX, one model serves every seed of a loss (it is compiled
-    once), so only the last seed's run keeps it; the others hold `None`.
+    TensorFlow, one model serves every seed of a loss (it is compiled once),
+    so only the last seed's run keeps it; the others hold `None`.
     """
 
     loss: str
@@ -714,10 +714,11 @@ def compare(
     import keras
 
     log = log or (lambda *args, **kwargs: None)
-    # Reusing a compiled model saves a compilation per seed on TensorFlow and
-    # JAX. PyTorch compiles nothing here, and a reused model there does not
-    # retrace a new one's data order exactly, so each seed gets a new model.
-    reuse_models = keras.backend.backend() != "torch"
+    # Reusing a compiled model saves a compilation per seed, and on
+    # TensorFlow it reproduces a new model exactly (tested). On JAX and
+    # PyTorch a reused model does not see exactly the random draws of a new
+    # one, so there each seed gets a new model.
+    reuse_models = keras.backend.backend() == "tensorflow"
     native = data if data is not None else load_data(dataset)
     (x_train, _), _ = native
     runs = {loss: [] for loss in losses}
