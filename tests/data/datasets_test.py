@@ -9,6 +9,7 @@ import pytest
 
 from keras_sincere.data import DatasetDownloadError
 from keras_sincere.data import load_dataset
+from keras_sincere.data import resize_images
 
 # What keras.utils.get_file raises offline: a bare Exception with this text.
 OFFLINE_ERROR = (
@@ -240,3 +241,15 @@ def test_npz_missing_arrays(tmp_path):
 def test_npz_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_dataset(str(tmp_path / "absent.npz"))
+
+
+def test_resize_images_matches_load_dataset():
+    (native, _), _ = load_dataset("digits", image_size=None)
+    (resized, _), _ = load_dataset("digits", image_size=16)
+    np.testing.assert_allclose(resize_images(native, 16), resized, atol=1e-6)
+    grey = np.zeros((2, 8, 8, 1), "float32")
+    assert resize_images(grey, 4).shape == (2, 4, 4, 3)
+    with pytest.raises(ValueError, match="`size` must be an integer >= 1"):
+        resize_images(native, 0)
+    with pytest.raises(ValueError, match="images.shape=\\(8, 8\\)"):
+        resize_images(np.zeros((8, 8)), 4)
