@@ -58,7 +58,16 @@ def _bottleneck_block(x, filters, strides, name):
 def _merge(x, shortcut, filters, strides, name):
     """Adds the (projected, where the shape changes) shortcut, then ReLU."""
     if strides != 1 or shortcut.shape[-1] != filters:
-        shortcut = _conv(filters, 1, strides, f"{name}_shortcut_conv")(shortcut)
+        if strides != 1:
+            # Subsampling, then a stride-1 1x1 convolution, is the strided 1x1
+            # convolution exactly (bit for bit on TensorFlow and JAX). The
+            # strided form, fed fewer than 8 (AVX2) or 16 (AVX-512) channels,
+            # makes torch's CPU kernel (oneDNN) return a wrong kernel gradient
+            # or hang; see docs/backends.md.
+            shortcut = keras.layers.MaxPooling2D(
+                1, strides=strides, name=f"{name}_shortcut_subsample"
+            )(shortcut)
+        shortcut = _conv(filters, 1, 1, f"{name}_shortcut_conv")(shortcut)
         shortcut = keras.layers.BatchNormalization(**_BN, name=f"{name}_shortcut_bn")(
             shortcut
         )

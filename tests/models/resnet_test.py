@@ -5,10 +5,15 @@ import numpy as np
 import pytest
 
 from keras_sincere import models
+from tests.backend_utils import value_and_gradient
 
 
 def count_layers(model, kind):
     return sum(isinstance(layer, kind) for layer in model.layers)
+
+
+def has_layer(model, name):
+    return any(layer.name == name for layer in model.layers)
 
 
 @pytest.mark.parametrize(
@@ -24,7 +29,13 @@ def test_architecture(depth, features, convs):
     encoder = models.resnet(depth, (32, 32, 3))
     assert encoder.output_shape == (None, features)
     assert count_layers(encoder, keras.layers.Conv2D) == convs
-    assert count_layers(encoder, keras.layers.MaxPooling2D) == 0
+    assert not has_layer(encoder, "stem_pool")
+    # Strided shortcuts subsample first: no 1x1 convolution has a stride.
+    assert all(
+        layer.strides == (1, 1)
+        for layer in encoder.layers
+        if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (1, 1)
+    )
 
 
 def test_resnet50_parameter_count_matches_the_standard_model():
@@ -47,7 +58,7 @@ def test_stems_set_the_resolution(stem, spatial):
     encoder = models.resnet18((32, 32, 3), stem=stem, width=4)
     last_block = encoder.get_layer("stage4_block2_out")
     assert last_block.output.shape[1:3] == (spatial, spatial)
-    assert count_layers(encoder, keras.layers.MaxPooling2D) == (stem == "imagenet")
+    assert has_layer(encoder, "stem_pool") == (stem == "imagenet")
 
 
 def test_width_scales_the_features():
@@ -86,3 +97,28 @@ def test_config_round_trip(rng):
         keras.ops.convert_to_numpy(encoder(images)),
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("channels", [4, 8])
+def test_strided_shortcut_kernel_gradient_matches_the_formula(rng, channels):
+    # Fewer input channels than one 8- or 16-lane block: torch's CPU strided
+    # 1x1 convolution returned a wrong kernel gradient (or hung) here.
+    encoder = models.resnet18((16, 16, 3), width=channels)
+    shortcut = keras.Model(
+        encoder.get_layer("stage1_block2_out").output,
+        encoder.get_layer("stage2_block1_shortcut_conv").output,
+    )
+    (kernel,) = shortcut.trainable_variables
+    images = rng.normal(size=(32, 16, 16, channels)).astype("float32")
+    upstream = rng.normal(size=(32, 8, 8, 2 * channels)).astype("float32")
+
+    def weighted_sum(kernel_value):
+        outputs, _ = shortcut.stateless_call([kernel_value], [], images)
+        return keras.ops.sum(outputs * keras.ops.convert_to_tensor(upstream))
+
+    _, gradient = value_and_gradient(weighted_sum, kernel.numpy())
+    # d sum(out * g) / dW[i, o] = sum over pixels kept by the stride of x_i g_o.
+    expected = np.einsum(
+        "bhwi,bhwo->io", images[:, ::2, ::2].astype("float64"), upstream
+    )
+    np.testing.assert_allclose(gradient[0, 0], expected, rtol=1e-4, atol=1e-3)
