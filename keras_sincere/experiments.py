@@ -187,7 +187,7 @@ def plan_training(
     - images: their own size, at most `MAX_SMALL_DATA_IMAGE_SIDE` (32)
       pixels a side (8x8 digits stay 8x8: upscaled to 32x32 they cost 16
       times the compute for the same finding);
-    - ResNet-18 at width 16, crops of 0.5-1 of the image;
+    - ResNet-18 at width 8, crops of 0.5-1 of the image;
     - the warm-up keeps the paper's share (10 of 800 epochs), at least 1.
 
     Args:
