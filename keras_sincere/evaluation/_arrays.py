@@ -23,7 +23,16 @@ def embeddings_array(x, name: str) -> np.ndarray:
             f"`{name}` must be embeddings of shape (N, D). "
             f"Received: {name}.shape={array.shape}"
         )
-    return array.astype(np.float32, copy=False)
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        rows = int((~finite).any(axis=1).sum())
+        raise ValueError(
+            f"`{name}` holds NaN or infinite values in {rows} of its "
+            f"{array.shape[0]} rows (shape {array.shape}); a model that diverged "
+            "in training gives these. Metrics on them would be meaningless."
+        )
+    return array
 
 
 def labels_array(x, name: str, count: int | None = None) -> np.ndarray:

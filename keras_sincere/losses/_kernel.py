@@ -30,6 +30,7 @@ import numbers
 from collections.abc import Callable
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_sincere.losses import _chunked
@@ -42,14 +43,19 @@ MASKED_LOGIT = -1e30
 AnchorLossFn = Callable[..., "keras.KerasTensor"]
 
 
+def _is_number(value) -> bool:
+    # Strings and booleans convert with float() but are not numbers we accept.
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_temperature(temperature: float, name: str = "temperature") -> float:
-    """Returns `temperature` as a float, or raises if it is not > 0."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
+    """Returns `temperature` as a float, or raises if it is not a number > 0."""
+    if not _is_number(temperature):
         raise ValueError(
-            f"`{name}` must be a positive number. Received: {name}={temperature!r}"
-        ) from None
+            f"`{name}` must be a positive number. Received: {name}={temperature!r} "
+            f"of type {type(temperature).__name__}"
+        )
+    value = float(temperature)
     if not (value > 0.0 and math.isfinite(value)):
         raise ValueError(
             f"`{name}` must be a finite number > 0. Received: {name}={temperature!r}"
@@ -59,17 +65,27 @@ def check_temperature(temperature: float, name: str = "temperature") -> float:
 
 def check_non_negative(value: float, name: str) -> float:
     """Returns `value` as a float, or raises if it is negative or not finite."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    if not _is_number(value):
         raise ValueError(
-            f"`{name}` must be a number >= 0. Received: {name}={value!r}"
-        ) from None
+            f"`{name}` must be a number >= 0. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    number = float(value)
     if not (number >= 0.0 and math.isfinite(number)):
         raise ValueError(
             f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
         )
     return number
+
+
+def check_bool(value: bool, name: str) -> bool:
+    """Returns `value` as a bool, or raises if it is not one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"`{name}` must be True or False. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    return bool(value)
 
 
 def check_chunk_size(chunk_size: int | None) -> int | None:
@@ -93,8 +109,31 @@ def flatten_labels(y_true, batch_size):
     """Checks labels of shape `(B,)` or `(B, 1)` and returns them as `(B,)`.
 
     Labels keep their own dtype: integer labels are compared exactly.
+    Concrete labels (numpy arrays, lists) that the backend's tensor type
+    cannot hold exactly (int64 ids >= 2**31 under JAX's default 32-bit
+    mode, which would wrap and merge classes) are rejected.
     """
+    if y_true is None:
+        raise ValueError(
+            "`y_true` must hold one integer label per sample, shape (B,) or "
+            "(B, 1). Received: y_true=None"
+        )
+    concrete = None
+    if isinstance(y_true, (list, tuple, np.ndarray, numbers.Number)):
+        concrete = np.asarray(y_true)
+        _check_label_dtype(concrete.dtype, concrete.shape)
     labels = ops.convert_to_tensor(y_true)
+    _check_label_dtype(labels.dtype, tuple(labels.shape))
+    if concrete is not None and concrete.size:
+        held = keras.ops.convert_to_numpy(labels)
+        if held.shape != concrete.shape or not np.array_equal(held, concrete):
+            raise ValueError(
+                "`y_true` holds labels that the backend's "
+                f"{keras.backend.standardize_dtype(labels.dtype)} tensors cannot "
+                f"represent exactly (range {concrete.min()}..{concrete.max()}, "
+                f"dtype {concrete.dtype}): they would merge classes. Map the "
+                "labels to 0..C-1 first (or enable 64-bit integers on JAX)."
+            )
     shape = tuple(labels.shape)
     if len(shape) == 2:
         if shape[1] is not None and shape[1] != 1:
@@ -118,6 +157,19 @@ def flatten_labels(y_true, batch_size):
     return labels
 
 
+def _check_label_dtype(dtype, shape):
+    try:
+        kind = keras.backend.standardize_dtype(dtype)
+    except ValueError:  # strings, objects: no Keras dtype
+        kind = str(dtype)
+    if not (kind.startswith(("int", "uint", "float", "bfloat")) or kind == "bool"):
+        raise ValueError(
+            "`y_true` must hold numeric (integer) class labels. Received: "
+            f"y_true of dtype {kind} with shape {tuple(shape)}; map the "
+            "labels to 0..C-1 first."
+        )
+
+
 def embeddings_by_view(y_pred):
     """Checks `y_pred` and returns it as float32 `(B, V, D)`."""
     embeddings = ops.convert_to_tensor(y_pred)
@@ -133,6 +185,11 @@ def embeddings_by_view(y_pred):
         raise ValueError(
             "The number of views (axis 1 of `y_pred`) must be known when the "
             f"loss is traced. Received: y_pred.shape={shape}"
+        )
+    if 0 in tuple(embeddings.shape):
+        raise ValueError(
+            "`y_pred` must hold at least one sample, one view and one "
+            f"embedding dimension. Received: y_pred.shape={shape}"
         )
     return ops.cast(embeddings, "float32")
 
@@ -277,6 +334,7 @@ def contrastive_loss(
         none), and bool `(B,)` telling which samples had any positive.
     """
     temperature = check_temperature(temperature)
+    normalize = check_bool(normalize, "normalize")
     chunk_size = check_chunk_size(chunk_size)
     embeddings = embeddings_by_view(y_pred)
     batch_size, num_views = embeddings.shape[0], embeddings.shape[1]

@@ -1,6 +1,9 @@
 """Base class shared by the four contrastive losses."""
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_sincere.losses import _distributed
@@ -70,7 +73,7 @@ class ContrastiveLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.gather_distributed = bool(gather_distributed)
         self.temperature = _kernel.check_temperature(temperature)
-        self.normalize = bool(normalize)
+        self.normalize = _kernel.check_bool(normalize, "normalize")
         self.chunk_size = _kernel.check_chunk_size(chunk_size)
 
     def anchor_losses(self, logits, positive, negative):
@@ -126,6 +129,15 @@ class ContrastiveLoss(keras.losses.Loss):
 
 def _per_sample_weights(sample_weight, losses):
     """`sample_weight` as float32 `(B,)`: a scalar, `(B,)` or `(B, 1)`."""
+    if isinstance(sample_weight, (list, tuple, np.ndarray, numbers.Number)):
+        concrete = np.asarray(sample_weight, dtype="float64")
+        valid = np.all(np.isfinite(concrete)) and np.all(concrete >= 0)
+        if not valid:
+            raise ValueError(
+                "`sample_weight` must be finite and >= 0. Received: values in "
+                f"[{np.nanmin(concrete)}, {np.nanmax(concrete)}] with shape "
+                f"{concrete.shape}"
+            )
     weights = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
     shape = tuple(weights.shape)
     if len(shape) == 0:

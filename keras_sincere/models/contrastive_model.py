@@ -1,5 +1,7 @@
 """The model that turns images into several embedded views for a contrastive loss."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -49,8 +51,15 @@ class ContrastiveModel(keras.Model):
 
     def __init__(self, encoder, head, augmenter=None, views: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if int(views) < 1:
-            raise ValueError(f"`views` must be >= 1. Received: views={views}")
+        if (
+            isinstance(views, bool)
+            or not isinstance(views, numbers.Integral)
+            or views < 1
+        ):
+            raise ValueError(
+                f"`views` must be an integer >= 1. Received: views={views!r} "
+                f"of type {type(views).__name__}"
+            )
         self.encoder = encoder
         self.head = head
         self.augmenter = augmenter

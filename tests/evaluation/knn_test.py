@@ -163,3 +163,18 @@ def test_accuracy_rejects_mismatched_query_labels(data):
     train, train_labels, queries, _ = data
     with pytest.raises(ValueError, match="one label per embedding"):
         evaluation.knn_accuracy(train, train_labels, queries, np.zeros(29, int))
+
+
+@pytest.mark.parametrize("argument", ["train_embeddings", "query_embeddings"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_embeddings_are_rejected_by_name(data, argument, value):
+    train, train_labels, queries, query_labels = data
+    arguments = {
+        "train_embeddings": train.copy(),
+        "train_labels": train_labels,
+        "query_embeddings": queries.copy(),
+        "query_labels": query_labels,
+    }
+    arguments[argument][2, 1] = value
+    with pytest.raises(ValueError, match=f"`{argument}` holds NaN or infinite"):
+        evaluation.knn_accuracy(**arguments)

@@ -81,3 +81,14 @@ def test_invalid_arguments(features, kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         evaluation.linear_probe(**arguments)
+
+
+@pytest.mark.parametrize("argument", ["train_features", "test_features"])
+def test_non_finite_features_are_rejected_by_name(features, argument):
+    train, train_labels, test, test_labels = features
+    arrays = {"train_features": train.copy(), "test_features": test.copy()}
+    arrays[argument][0, 0] = np.nan
+    with pytest.raises(ValueError, match=f"`{argument}` holds NaN or infinite"):
+        evaluation.linear_probe(
+            arrays["train_features"], train_labels, arrays["test_features"], test_labels
+        )

@@ -246,7 +246,9 @@ def test_rejects_multi_column_labels(spec):
 
 
 @specs
-@pytest.mark.parametrize("temperature", [0.0, -0.1, math.nan, math.inf, "warm"])
+@pytest.mark.parametrize(
+    "temperature", [0.0, -0.1, math.nan, math.inf, "warm", "0.1", True, None]
+)
 def test_rejects_bad_temperature(spec, temperature):
     with pytest.raises(ValueError, match="temperature"):
         spec.loss_class(temperature=temperature, **spec.kwargs)
@@ -256,6 +258,77 @@ def test_rejects_bad_temperature(spec, temperature):
             np.ones((2, 3), "float32"),
             temperature=temperature,
             **spec.kwargs,
+        )
+
+
+@specs
+@pytest.mark.parametrize("shape", [(0, 2, 3), (4, 0, 3), (4, 2, 0)])
+def test_rejects_empty_embeddings_the_same_way_on_every_backend(spec, shape):
+    labels = np.arange(shape[0]) % 2
+    with pytest.raises(ValueError, match=r"y_pred.*at least one.*" + str(shape)[1:5]):
+        spec.loss_class(**spec.kwargs)(labels, np.zeros(shape, "float32"))
+    with pytest.raises(ValueError, match="y_pred"):
+        spec.function(labels, np.zeros(shape, "float32"), **spec.kwargs)
+
+
+@labelled_specs
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (None, "y_true=None"),
+        (np.array(["cat", "cat", "dog", "dog"]), "numeric"),
+        (np.array([b"a", b"a", b"b", b"b"]), "numeric"),
+        (np.array([0, 0, 1, 1], dtype=object), "numeric"),
+    ],
+    ids=["none", "str", "bytes", "object"],
+)
+def test_rejects_missing_or_non_numeric_labels(spec, labels, match):
+    embeddings = np.zeros((4, 2, 3), "float32")
+    with pytest.raises(ValueError, match=match):
+        spec.loss_class(**spec.kwargs)(labels, embeddings)
+    with pytest.raises(ValueError, match=match):
+        spec.function(labels, embeddings, **spec.kwargs)
+
+
+@labelled_specs
+def test_labels_the_backend_cannot_hold_are_rejected_not_wrapped(spec):
+    # int64 ids beyond int32 wrap on JAX's default 32-bit mode: 0 and 2**32
+    # would become one class. Where the backend keeps int64, they stay apart.
+    labels = np.array([0, 0, 2**32, 2**32], dtype="int64")
+    embeddings = np.random.default_rng(0).normal(size=(4, 2, 3)).astype("float32")
+    held = keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(labels))
+    if np.array_equal(held, labels):
+        np.testing.assert_allclose(
+            float(spec.loss_class(**spec.kwargs)(labels, embeddings)),
+            float(spec.loss_class(**spec.kwargs)(np.array([0, 0, 1, 1]), embeddings)),
+            rtol=1e-6,
+        )
+    else:
+        with pytest.raises(ValueError, match=r"y_true.*cannot represent.*0\.\.C-1"):
+            spec.loss_class(**spec.kwargs)(labels, embeddings)
+
+
+@specs
+@pytest.mark.parametrize("normalize", ["no", 1, None])
+def test_rejects_non_boolean_normalize(spec, normalize):
+    with pytest.raises(ValueError, match="normalize"):
+        spec.loss_class(normalize=normalize, **spec.kwargs)
+    with pytest.raises(ValueError, match="normalize"):
+        spec.function(
+            np.array([0, 0]),
+            np.ones((2, 3), "float32"),
+            normalize=normalize,
+            **spec.kwargs,
+        )
+
+
+@specs
+@pytest.mark.parametrize("weights", [[1.0, -1.0, 1.0, 1.0], [1.0, np.nan, 1.0, 1.0]])
+def test_rejects_negative_or_non_finite_sample_weight(spec, weights):
+    embeddings = np.zeros((4, 2, 3), "float32")
+    with pytest.raises(ValueError, match="sample_weight"):
+        spec.loss_class(**spec.kwargs)(
+            np.array([0, 0, 1, 1]), embeddings, sample_weight=np.array(weights)
         )
 
 

@@ -83,8 +83,12 @@ def test_rejects_other_ranks():
     model = small_model()
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
         model(np.zeros((2, 16, 16), "float32"))
-    with pytest.raises(ValueError, match="views"):
-        small_model(views=0)
+
+
+@pytest.mark.parametrize("views", [0, -1, 2.7, "2", True, None])
+def test_rejects_views_that_are_not_a_positive_integer(views):
+    with pytest.raises(ValueError, match="`views` must be an integer >= 1"):
+        small_model(views=views)
 
 
 @pytest.mark.parametrize(
