@@ -105,11 +105,23 @@ class ContrastiveModel(keras.Model):
         """Encoder features `(N, F)` of un-augmented images, as numpy.
 
         The representation used for kNN and linear probes (paper section 4).
+
+        Args:
+            images: `(N, H, W, C)` images.
+            batch_size: images per forward pass. `None` picks
+                `inference_batch_size(images)`: 1024 up to 32x32 images, fewer
+                for larger ones (Keras's default of 32 is several times
+                slower on torch).
         """
+        batch_size = batch_size or inference_batch_size(images)
         return self.encoder.predict(images, batch_size=batch_size, verbose=0)
 
     def embed(self, images, batch_size: int | None = None):
-        """L2-normalised projections `(N, D)` of un-augmented images, as numpy."""
+        """L2-normalised projections `(N, D)` of un-augmented images, as numpy.
+
+        `batch_size` as in `encode`.
+        """
+        batch_size = batch_size or inference_batch_size(images)
         return self.predict(images, batch_size=batch_size, verbose=0)[:, 0, :]
 
     def _augmenter_seed_states(self):
@@ -169,6 +181,15 @@ class ContrastiveModel(keras.Model):
                 config[key], custom_objects=custom_objects
             )
         return cls(**config)
+
+
+def inference_batch_size(images) -> int:
+    """A forward-pass batch for inference: 1024 images of 32x32, the same pixels
+    per batch for larger images (at least 32 images)."""
+    shape = getattr(images, "shape", None)
+    if shape is None or len(shape) < 4 or not shape[1] or not shape[2]:
+        return 1024
+    return int(max(32, min(1024, 1024 * 32 * 32 // (int(shape[1]) * int(shape[2])))))
 
 
 def _check_input_rank(shape):

@@ -11,6 +11,7 @@ import pytest
 
 from keras_sincere import losses
 from keras_sincere import models
+from keras_sincere.models import contrastive_model
 
 IMAGE = (16, 16, 3)
 
@@ -157,8 +158,8 @@ def _other_backend():
 
 LOAD_SCRIPT = """
 import json, sys
-import numpy as np, keras
-import keras_sincere
+import numpy as np
+{imports}
 model = keras.models.load_model(sys.argv[1])
 images = np.load(sys.argv[2])
 np.save(sys.argv[3], model.embed(images))
@@ -166,7 +167,12 @@ print(json.dumps({"backend": keras.backend.backend()}))
 """
 
 
-def test_model_saved_on_one_backend_loads_on_another(tmp_path):
+@pytest.mark.parametrize(
+    "imports",
+    ["import keras\nimport keras_sincere", "import keras_sincere\nimport keras"],
+    ids=["keras_first", "keras_sincere_first"],
+)
+def test_model_saved_on_one_backend_loads_on_another(tmp_path, imports):
     model = small_model()
     images, labels = toy_images()
     model.compile(optimizer="sgd", loss=losses.SincereLoss())
@@ -178,7 +184,7 @@ def test_model_saved_on_one_backend_loads_on_another(tmp_path):
         [
             sys.executable,
             "-c",
-            LOAD_SCRIPT,
+            LOAD_SCRIPT.replace("{imports}", imports),
             str(tmp_path / "model.keras"),
             str(tmp_path / "images.npy"),
             str(tmp_path / "embedded.npy"),
@@ -245,3 +251,47 @@ def test_backup_and_restore_resumes_interrupted_training(tmp_path):
         resumed.get_weights(), reference.get_weights(), strict=True
     ):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((5, 8, 8, 3), 1024),
+        ((5, 32, 32, 3), 1024),
+        ((5, 64, 64, 3), 256),
+        ((5, 224, 224, 3), 32),
+        ((5, 32, 32), 1024),
+    ],
+)
+def test_inference_batch_size_keeps_pixels_per_batch(shape, expected):
+    assert contrastive_model.inference_batch_size(np.zeros(shape)) == expected
+
+
+def test_encode_and_embed_default_to_the_inference_batch(monkeypatch, rng):
+    model = small_model()
+    images = rng.random((6, 16, 16, 3)).astype("float32")
+    seen = []
+    for target in (model, model.encoder):
+        predict = target.predict
+
+        def recording(x, batch_size=None, predict=predict, **kwargs):
+            seen.append(batch_size)
+            return predict(x, batch_size=batch_size, **kwargs)
+
+        monkeypatch.setattr(target, "predict", recording)
+    model.embed(images)
+    model.encode(images)
+    assert seen == [1024, 1024]
+
+
+def test_auto_jit_compile_is_what_docs_backends_says():
+    model = small_model(augmenter=None)  # RandomTranslation opts out of XLA
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = tf.config.list_physical_devices()
+        assert model.jit_compile == any(d.device_type != "CPU" for d in devices)
+    else:
+        assert model.jit_compile == (backend == "jax")
