@@ -256,14 +256,15 @@ def _overrides(args) -> dict:
 
 
 def _load(dataset, image_size=None):
+    """The splits with labels mapped to 0..C-1 and checked, and the classes."""
     print(f"loading {dataset} ...", flush=True)
-    return experiments.load_data(dataset, image_size)
+    return experiments.prepare_labels(experiments.load_data(dataset, image_size))
 
 
 def run_train(args) -> int:
     import keras
 
-    native = _load(args.dataset)
+    native, classes = _load(args.dataset)
     (x_train, _), _ = native
     plan = experiments.plan_training(
         args.dataset,
@@ -291,6 +292,7 @@ def run_train(args) -> int:
     run.model.save(model_path)
     record = run.to_json(experiments.noise_count(plan.batch_size, data[0][1]))
     record["history"] = run.history
+    record["classes"] = classes
     (output / "train.json").write_text(json.dumps(_floats(record), indent=2))
     print(f"saved {model_path}")
     return 0
@@ -304,7 +306,7 @@ def run_evaluate(args) -> int:
 
     model = keras.models.load_model(args.model)
     image_size = args.image_size or _trained_image_size(args.model) or 32
-    data = _load(args.dataset, image_size)
+    data = experiments.load_data(args.dataset, image_size)
     output = pathlib.Path(args.output or pathlib.Path(args.model).parent)
     output.mkdir(parents=True, exist_ok=True)
     result = experiments.evaluate(model, data, args.probe_epochs)
@@ -334,7 +336,7 @@ def run_compare(args) -> int:
     from keras_sincere import evaluation
 
     start = time.time()
-    native = _load(args.dataset)
+    native, classes = _load(args.dataset)
     seeds = args.seeds
     if seeds is None:
         paper = str(args.dataset).lower() in experiments.PAPER_DATASETS
@@ -359,6 +361,7 @@ def run_compare(args) -> int:
     )
     record = result.to_json(native[0][1])
     record["backend"] = keras.backend.backend()
+    record["classes"] = classes
     record["wall_seconds"] = round(time.time() - start, 1)
     first_seed = seeds[0]
     picture = evaluation.plot_similarity_histograms(

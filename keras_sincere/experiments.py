@@ -674,6 +674,21 @@ def load_data(dataset: str, image_size: int | None = None):
     return data.load_dataset(dataset, image_size=image_size)
 
 
+def prepare_labels(splits):
+    """`(splits, classes)`: labels mapped to `0..C-1`, training labels checked.
+
+    Raises a `ValueError` before any training when the training set has
+    fewer than 2 classes or a class with a single sample
+    (`data.check_contrastive_labels`); `classes[code]` is the original label.
+    """
+    from keras_sincere import data
+
+    (x_train, y_train), (x_test, y_test) = splits
+    data.check_contrastive_labels(y_train, "y_train")
+    y_train, y_test, classes = data.encode_labels(y_train, y_test)
+    return ((x_train, y_train), (x_test, y_test)), classes
+
+
 def resize_data(splits, image_size: int):
     """`((x_train, y_train), (x_test, y_test))` with images resized."""
     from keras_sincere import data
@@ -719,7 +734,7 @@ def compare(
     # PyTorch a reused model does not see exactly the random draws of a new
     # one, so there each seed gets a new model.
     reuse_models = keras.backend.backend() == "tensorflow"
-    native = data if data is not None else load_data(dataset)
+    native, _ = prepare_labels(data if data is not None else load_data(dataset))
     (x_train, _), _ = native
     runs = {loss: [] for loss in losses}
     resized = {}

@@ -249,3 +249,55 @@ def test_missing_download_is_a_clear_error(monkeypatch, capsys):
 def test_unknown_loss_is_rejected(tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["compare", "--losses", "sincere,bogus", "--output", str(tmp_path)])
+
+
+ONE_CLASS = np.zeros(96, int)
+LONE_SAMPLE = np.where(np.arange(96) == 95, 7, np.arange(96) % 2)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [(ONE_CLASS, "at least 2 classes"), (LONE_SAMPLE, "single sample (7)")],
+    ids=["one_class", "lone_sample"],
+)
+def test_untrainable_labels_fail_before_training(tmp_path, capsys, labels, message):
+    images = np.random.default_rng(0).integers(0, 256, (96, 8, 8, 3), dtype="uint8")
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=images, y_train=labels, x_test=images, y_test=labels)
+    for command in ("train", "compare"):
+        code = cli.main(
+            [command, "--dataset", str(path), "--output", str(tmp_path / command), *TOY]
+        )
+        assert code == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith(
+            f"keras-sincere {command}: error:"
+        )
+        assert message in error[0]
+        assert not (tmp_path / command / "model.keras").exists()
+
+
+def test_results_keep_the_original_classes(toy_npz, tmp_path):
+    with np.load(toy_npz) as archive:
+        arrays = dict(archive)
+    for split in ("y_train", "y_test"):
+        arrays[split] = 10 * arrays[split] + 1000
+    path = tmp_path / "shifted.npz"
+    np.savez(path, **arrays)
+    out = tmp_path / "run"
+    assert (
+        cli.main(
+            [
+                "train",
+                "--dataset",
+                str(path),
+                "--loss",
+                "sincere",
+                "--output",
+                str(out),
+                *TOY,
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "train.json").read_text())["classes"] == [1000, 1010, 1020]
