@@ -95,13 +95,13 @@ def _add_training_arguments(parser):
     plan.add_argument(
         "--epochs",
         type=_positive_int,
-        help="digits: 50 (enough for 600 steps); small data: enough for "
+        help="digits: 18 (414 steps); small data: enough for "
         f"{experiments.MIN_STEPS} steps; paper: 800",
     )
     plan.add_argument(
         "--batch-size",
         type=_positive_int,
-        help="digits: 128; small data: a power of two with >= "
+        help="digits: 64; small data: a power of two with >= "
         f"{experiments.MIN_STEPS_PER_EPOCH} steps/epoch (16-128); paper: 512",
     )
     plan.add_argument(
@@ -113,7 +113,7 @@ def _add_training_arguments(parser):
     plan.add_argument(
         "--lr",
         type=_positive_float,
-        help="peak learning rate; default 0.5 * batch / 512 (digits: 0.125)",
+        help="peak learning rate; default 0.5 * batch / 512 (digits: 0.0625)",
     )
     plan.add_argument(
         "--backbone",
@@ -123,7 +123,7 @@ def _add_training_arguments(parser):
     plan.add_argument(
         "--width",
         type=_positive_int,
-        help="ResNet base width; digits and small data: 16; paper: 64",
+        help="ResNet base width; digits and small data: 8; paper: 64",
     )
     plan.add_argument(
         "--min-crop",

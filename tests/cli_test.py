@@ -130,6 +130,23 @@ def test_defaults_follow_the_recipe():
     assert digits.recipe.dataset == "digits" and digits.backbone == "resnet18"
 
 
+def test_help_states_the_digits_plan():
+    digits = experiments.plan_training("digits", "sincere", 1438, 8)
+    steps = digits.recipe.epochs * -(-1438 // digits.recipe.batch_size)
+    flags = {
+        action.dest: action.help
+        for action in cli.build_parser()
+        ._subparsers._group_actions[0]
+        .choices["compare"]
+        ._actions
+    }
+    assert f"digits: {digits.recipe.epochs} ({steps} steps)" in flags["epochs"]
+    assert f"digits: {digits.recipe.batch_size};" in flags["batch_size"]
+    assert f"(digits: {digits.recipe.learning_rate})" in flags["lr"]
+    assert f"digits and small data: {digits.width};" in flags["width"]
+    assert f"digits: {digits.image_size})" in flags["image_size"]
+
+
 def test_train_then_evaluate(toy_npz, tmp_path):
     out = tmp_path / "run"
     assert (
