@@ -18,6 +18,7 @@ import sys
 import time
 
 from keras_sincere import experiments
+from keras_sincere import run_files
 
 LOSS_NAMES = experiments.LOSS_NAMES
 _PLAN_DEFAULTS = (
@@ -163,6 +164,14 @@ def _add_training_arguments(parser):
     )
 
 
+def _add_overwrite_argument(parser):
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run already in --output (default: refuse)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `keras-sincere` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -186,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--output", default="runs/train", help="output folder (default runs/train)"
     )
+    _add_overwrite_argument(train)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -232,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--output", default="runs/compare", help="output folder (default runs/compare)"
     )
+    _add_overwrite_argument(compare)
     compare.add_argument(
         "--bootstrap",
         type=_positive_int,
@@ -275,8 +286,7 @@ def run_train(args) -> int:
         **_overrides(args),
     )
     data = experiments.resize_data(native, plan.image_size)
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = run_files.prepare_output_folder(args.output, args.overwrite)
     print(f"backend {keras.backend.backend()}; {plan.describe()}", flush=True)
     run = experiments.train_and_evaluate(
         plan,
@@ -288,12 +298,13 @@ def run_train(args) -> int:
     )
     for warning in run.warnings:
         print(f"warning: {warning}")
-    model_path = output / "model.keras"
-    run.model.save(model_path)
+    model_path = run_files.save_model_or_keep_it(run.model, output / "model.keras")
     record = run.to_json(experiments.noise_count(plan.batch_size, data[0][1]))
     record["history"] = run.history
     record["classes"] = classes
-    (output / "train.json").write_text(json.dumps(_floats(record), indent=2))
+    run_files.write_text_atomically(
+        output / "train.json", json.dumps(_floats(record), indent=2)
+    )
     print(f"saved {model_path}")
     return 0
 
@@ -308,14 +319,18 @@ def run_evaluate(args) -> int:
     image_size = args.image_size or _trained_image_size(args.model) or 32
     data = experiments.load_data(args.dataset, image_size)
     output = pathlib.Path(args.output or pathlib.Path(args.model).parent)
-    output.mkdir(parents=True, exist_ok=True)
+    if args.output:
+        output = run_files.prepare_output_folder(output, overwrite=True)
     result = experiments.evaluate(model, data, args.probe_epochs)
     name = pathlib.Path(args.model).parent.name or "model"
-    picture = evaluation.plot_similarity_histograms(
-        {name: (result.target, result.noise)}, output / "similarity_histograms.png"
+    picture = run_files.write_atomically(
+        output / "similarity_histograms.png",
+        lambda path: evaluation.plot_similarity_histograms(
+            {name: (result.target, result.noise)}, path
+        ),
     )
-    (output / "evaluation.json").write_text(
-        json.dumps(_floats(result.metrics), indent=2)
+    run_files.write_text_atomically(
+        output / "evaluation.json", json.dumps(_floats(result.metrics), indent=2)
     )
     for key in ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine"):
         print(f"{key}: {result.metrics[key]:.4f}")
@@ -341,8 +356,7 @@ def run_compare(args) -> int:
     if seeds is None:
         paper = str(args.dataset).lower() in experiments.PAPER_DATASETS
         seeds = [0] if paper else [0, 1, 2]
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = run_files.prepare_output_folder(args.output, args.overwrite)
     print(
         f"backend {keras.backend.backend()}; losses {','.join(args.losses)}; "
         f"seeds {','.join(map(str, seeds))}",
@@ -364,19 +378,24 @@ def run_compare(args) -> int:
     record["classes"] = classes
     record["wall_seconds"] = round(time.time() - start, 1)
     first_seed = seeds[0]
-    picture = evaluation.plot_similarity_histograms(
-        {
-            loss: (runs[0].evaluation.target, runs[0].evaluation.noise)
-            for loss, runs in result.runs.items()
-        },
+    picture = run_files.write_atomically(
         output / "similarity_histograms.png",
-        title=f"{args.dataset}: nearest target / noise similarity (test set), "
-        f"seed {first_seed} ({record['backend']})",
+        lambda path: evaluation.plot_similarity_histograms(
+            {
+                loss: (runs[0].evaluation.target, runs[0].evaluation.noise)
+                for loss, runs in result.runs.items()
+            },
+            path,
+            title=f"{args.dataset}: nearest target / noise similarity (test set), "
+            f"seed {first_seed} ({record['backend']})",
+        ),
     )
     table = experiments.format_comparison(record)
     print("\n" + table)
-    (output / "table.md").write_text(table)
-    (output / "results.json").write_text(json.dumps(_floats(record), indent=2))
+    run_files.write_text_atomically(output / "table.md", table)
+    run_files.write_text_atomically(
+        output / "results.json", json.dumps(_floats(record), indent=2)
+    )
     print(f"wrote {output / 'results.json'}, {output / 'table.md'}, {picture}")
     return 0
 
@@ -416,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"keras-sincere {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # file system, bad data or flags
         print(f"keras-sincere {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -318,3 +318,33 @@ def test_results_keep_the_original_classes(toy_npz, tmp_path):
         == 0
     )
     assert json.loads((out / "train.json").read_text())["classes"] == [1000, 1010, 1020]
+
+
+def test_an_existing_run_is_kept_unless_overwrite(toy_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "train.json").write_text("an earlier run")
+    command = ["train", "--dataset", str(toy_npz), "--output", str(out), *TOY]
+    assert cli.main(command) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "already holds a run" in error[0], error
+    assert (out / "train.json").read_text() == "an earlier run"
+    assert cli.main([*command, "--overwrite"]) == 0
+    assert "history" in json.loads((out / "train.json").read_text())
+    assert not [p.name for p in out.iterdir() if ".partial-" in p.name]
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_an_output_under_a_file_fails_before_training(
+    toy_npz, tmp_path, capsys, command
+):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = cli.main(
+        [command, "--dataset", str(toy_npz), "--output", str(blocker / "run"), *TOY]
+    )
+    assert code == 2
+    error = capsys.readouterr()
+    assert error.err.startswith(f"keras-sincere {command}: error: --output ")
+    assert len(error.err.strip().splitlines()) == 1
+    assert "plan" not in error.out  # nothing was trained
