@@ -21,6 +21,9 @@ class ContrastiveModel(keras.Model):
     - ready views `(B, V, H, W, C)` (e.g. from a `tf.data` pipeline with a
       keras-cv augmenter), embedded as they are, giving `(B, V, D)`.
 
+    Images are floats in [0, 1]; integer images (uint8 0-255) are scaled to
+    [0, 1] first, in training and at inference alike.
+
     The loss goes through the ordinary `compile(loss=...)` / `fit`: the
     output shape is what every `keras_sincere.losses` loss expects, with
     integer class labels as `y`.
@@ -84,6 +87,7 @@ class ContrastiveModel(keras.Model):
 
     def call(self, inputs, training=False):
         _check_input_rank(inputs.shape)
+        inputs = _images_in_unit_range(inputs)
         if len(inputs.shape) == 5:
             views = inputs
         elif training and self.augmenter is not None:
@@ -181,6 +185,17 @@ class ContrastiveModel(keras.Model):
                 config[key], custom_objects=custom_objects
             )
         return cls(**config)
+
+
+def _images_in_unit_range(images):
+    """Integer images (uint8 0-255, as loaded from files) scaled to [0, 1].
+
+    The augmenters and encoders expect floats in [0, 1]; fed 0-255, the
+    colour jitter clips most views to blank.
+    """
+    if "int" in keras.backend.standardize_dtype(images.dtype):
+        return ops.cast(images, "float32") / 255.0
+    return images
 
 
 def inference_batch_size(images) -> int:

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_sincere import augment
 from keras_sincere import losses
 from keras_sincere import models
 from keras_sincere.models import contrastive_model
@@ -295,3 +296,31 @@ def test_auto_jit_compile_is_what_docs_backends_says():
         assert model.jit_compile == any(d.device_type != "CPU" for d in devices)
     else:
         assert model.jit_compile == (backend == "jax")
+
+
+def test_uint8_images_are_scaled_like_their_float_twins(rng):
+    model = small_model(augmenter=None)
+    images = rng.integers(0, 256, (4, 16, 16, 3)).astype("uint8")
+    np.testing.assert_allclose(
+        model.embed(images), model.embed(images.astype("float32") / 255.0), atol=1e-6
+    )
+
+
+def test_uint8_images_train_through_the_simclr_augmenter(rng):
+    augmenter = augment.simclr_augmenter(16, seed=0)
+    model = models.ContrastiveModel(
+        models.resnet18((16, 16, 3), width=4),
+        models.ProjectionHead(32, 8),
+        augmenter=augmenter,
+    )
+    images = rng.integers(0, 256, (8, 16, 16, 3)).astype("uint8")
+    # What the model hands its augmenter: fed 0-255 instead, the colour
+    # jitter clipped most views to blank.
+    scaled = contrastive_model._images_in_unit_range(
+        keras.ops.convert_to_tensor(images)
+    )
+    views = keras.ops.convert_to_numpy(augmenter(scaled, training=True))
+    assert views.reshape(8, -1).std(axis=1).min() > 0.01
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    history = model.fit(images, np.arange(8) % 2, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
