@@ -118,6 +118,9 @@ class ContrastiveModel(keras.Model):
                 slower on torch).
         """
         batch_size = batch_size or inference_batch_size(images)
+        dtype = getattr(images, "dtype", None)
+        if dtype is not None and "int" in keras.backend.standardize_dtype(dtype):
+            images = ops.convert_to_numpy(images).astype("float32") / 255.0
         return self.encoder.predict(images, batch_size=batch_size, verbose=0)
 
     def embed(self, images, batch_size: int | None = None):

@@ -301,9 +301,9 @@ def test_auto_jit_compile_is_what_docs_backends_says():
 def test_uint8_images_are_scaled_like_their_float_twins(rng):
     model = small_model(augmenter=None)
     images = rng.integers(0, 256, (4, 16, 16, 3)).astype("uint8")
-    np.testing.assert_allclose(
-        model.embed(images), model.embed(images.astype("float32") / 255.0), atol=1e-6
-    )
+    floats = images.astype("float32") / 255.0
+    np.testing.assert_allclose(model.embed(images), model.embed(floats), atol=1e-6)
+    np.testing.assert_allclose(model.encode(images), model.encode(floats), atol=1e-6)
 
 
 def test_uint8_images_train_through_the_simclr_augmenter(rng):
