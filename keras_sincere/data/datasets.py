@@ -163,6 +163,13 @@ def _keras_home():
 
 
 def _load_npz(path):
+    with open(path, "rb") as file:
+        magic = file.read(4)
+    if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        raise ValueError(
+            f"{path} is not an .npz archive (the zip file that numpy.savez writes, "
+            f"holding {list(_NPZ_KEYS)}); it starts with {magic!r}."
+        )
     with np.load(path, allow_pickle=False) as archive:
         missing = [key for key in _NPZ_KEYS if key not in archive.files]
         if missing:

@@ -253,3 +253,11 @@ def test_resize_images_matches_load_dataset():
         resize_images(native, 0)
     with pytest.raises(ValueError, match="images.shape=\\(8, 8\\)"):
         resize_images(np.zeros((8, 8)), 4)
+
+
+@pytest.mark.parametrize("content", [b"x_train,y_train\n1,2\n", b"", b"\x93NUMPY"])
+def test_a_file_that_is_not_an_npz_archive_is_named_so(tmp_path, content):
+    path = tmp_path / "data.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not an .npz archive"):
+        load_dataset(path)
