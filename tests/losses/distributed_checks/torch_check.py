@@ -73,9 +73,16 @@ def worker(rank, port, output):
                 "kernel": kernel_of(model).tolist(),
                 "mean_value": float(np.mean(values)),
             }
-    dist.destroy_process_group()
     with open(os.path.join(output, f"rank{rank}.json"), "w") as file:
         json.dump(results, file)
+    dist.barrier()
+    dist.destroy_process_group()
+    # Gloo's worker threads can still be joinable when the interpreter
+    # finalises, which aborts the process ("terminate called without an
+    # active exception") after the results are written; skip finalisation.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main():
