@@ -165,10 +165,19 @@ def _add_training_arguments(parser):
 
 
 def _add_overwrite_argument(parser):
-    parser.add_argument(
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace a run already in --output (default: refuse)",
+        help="replace a run, finished or interrupted, already in --output "
+        "(default: refuse)",
+    )
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --output after its last finished "
+        "epoch (pass the flags it was started with); ends with the weights "
+        "of an uninterrupted run",
     )
 
 
@@ -286,8 +295,21 @@ def run_train(args) -> int:
         **_overrides(args),
     )
     data = experiments.resize_data(native, plan.image_size)
-    output = run_files.prepare_output_folder(args.output, args.overwrite)
+    output = run_files.prepare_output_folder(args.output, args.overwrite, args.resume)
+    settings = {
+        "command": "train",
+        "loss": args.loss,
+        "plan": plan.to_json(),
+        "data": _fingerprint(native),
+        "backend": keras.backend.backend(),
+    }
+    checkpoint = run_files.EpochCheckpoint(
+        run_files.start_or_resume(output, settings) / f"{args.loss}-seed{args.seed}"
+    )
     print(f"backend {keras.backend.backend()}; {plan.describe()}", flush=True)
+    done = checkpoint.state()["epochs"]
+    if done:
+        print(f"resuming after epoch {done} of {plan.recipe.epochs}", flush=True)
     run = experiments.train_and_evaluate(
         plan,
         data,
@@ -295,6 +317,7 @@ def run_train(args) -> int:
         verbose=args.verbose,
         knn_every=args.knn_every,
         probe_epochs=args.probe_epochs,
+        checkpoint=checkpoint,
     )
     for warning in run.warnings:
         print(f"warning: {warning}")
@@ -305,6 +328,7 @@ def run_train(args) -> int:
     run_files.write_text_atomically(
         output / "train.json", json.dumps(_floats(record), indent=2)
     )
+    run_files.finish(output)
     print(f"saved {model_path}")
     return 0
 
@@ -356,7 +380,17 @@ def run_compare(args) -> int:
     if seeds is None:
         paper = str(args.dataset).lower() in experiments.PAPER_DATASETS
         seeds = [0] if paper else [0, 1, 2]
-    output = run_files.prepare_output_folder(args.output, args.overwrite)
+    output = run_files.prepare_output_folder(args.output, args.overwrite, args.resume)
+    settings = {
+        "command": "compare",
+        "dataset": str(args.dataset),
+        "losses": args.losses,
+        "seeds": seeds,
+        "plan": _overrides(args),
+        "data": _fingerprint(native),
+        "backend": keras.backend.backend(),
+    }
+    checkpoints = run_files.start_or_resume(output, settings)
     print(
         f"backend {keras.backend.backend()}; losses {','.join(args.losses)}; "
         f"seeds {','.join(map(str, seeds))}",
@@ -371,6 +405,7 @@ def run_compare(args) -> int:
         probe_epochs=args.probe_epochs,
         bootstrap_resamples=args.bootstrap,
         knn_every=args.knn_every,
+        checkpoints=checkpoints,
         **_overrides(args),
     )
     record = result.to_json(native[0][1])
@@ -378,26 +413,47 @@ def run_compare(args) -> int:
     record["classes"] = classes
     record["wall_seconds"] = round(time.time() - start, 1)
     first_seed = seeds[0]
-    picture = run_files.write_atomically(
-        output / "similarity_histograms.png",
-        lambda path: evaluation.plot_similarity_histograms(
-            {
-                loss: (runs[0].evaluation.target, runs[0].evaluation.noise)
-                for loss, runs in result.runs.items()
-            },
-            path,
-            title=f"{args.dataset}: nearest target / noise similarity (test set), "
-            f"seed {first_seed} ({record['backend']})",
-        ),
-    )
+    panels = {
+        loss: (runs[0].evaluation.target, runs[0].evaluation.noise)
+        for loss, runs in result.runs.items()
+        if not runs[0].evaluation.diverged
+    }
+    picture = "no figure (every run of the first seed diverged)"
+    if panels:
+        picture = run_files.write_atomically(
+            output / "similarity_histograms.png",
+            lambda path: evaluation.plot_similarity_histograms(
+                panels,
+                path,
+                title=f"{args.dataset}: nearest target / noise similarity (test "
+                f"set), seed {first_seed} ({record['backend']})",
+            ),
+        )
     table = experiments.format_comparison(record)
     print("\n" + table)
     run_files.write_text_atomically(output / "table.md", table)
     run_files.write_text_atomically(
         output / "results.json", json.dumps(_floats(record), indent=2)
     )
+    run_files.finish(output)
     print(f"wrote {output / 'results.json'}, {output / 'table.md'}, {picture}")
     return 0
+
+
+def _fingerprint(splits) -> dict:
+    """Enough of the data to tell a resumed run it was given other data."""
+    import hashlib
+
+    import numpy as np
+
+    (x_train, y_train), (x_test, _) = splits
+    digest = hashlib.sha256(np.ascontiguousarray(y_train).tobytes())
+    digest.update(np.ascontiguousarray(x_train[:: max(1, len(x_train) // 64)]))
+    return {
+        "train": list(x_train.shape),
+        "test": list(x_test.shape),
+        "sha256": digest.hexdigest()[:16],
+    }
 
 
 def _floats(value):

@@ -19,7 +19,9 @@ and the images at their own size (at most 32 pixels a side).
 """
 
 import dataclasses
+import json
 import math
+import pathlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -298,8 +300,30 @@ def build_model(plan: TrainingPlan, image_shape: tuple):
     )
 
 
-def train(plan: TrainingPlan, data, loss: str, verbose=2, callbacks=(), reuse=None):
+def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
+    """The order training examples are seen in one epoch of one seed.
+
+    A function of `(seed, epoch)` alone, so that training resumed at any
+    epoch sees the batches an uninterrupted run sees.
+    """
+    return np.random.default_rng([seed, epoch]).permutation(size)
+
+
+def train(
+    plan: TrainingPlan,
+    data,
+    loss: str,
+    verbose=2,
+    callbacks=(),
+    reuse=None,
+    checkpoint=None,
+):
     """Builds and trains the model of `plan`; returns it and its loss history.
+
+    Each epoch shuffles the training set with `epoch_order(n, seed, epoch)`
+    and fits one epoch; with a `checkpoint`, the state after each epoch is
+    saved, and training starts after the last saved epoch. A resumed run ends
+    with the weights of an uninterrupted one (tested through the CLI).
 
     Args:
         plan: a `TrainingPlan`.
@@ -315,10 +339,12 @@ def train(plan: TrainingPlan, data, loss: str, verbose=2, callbacks=(), reuse=No
             model (tested). On JAX and PyTorch it does not: the random draws
             of a reused model differ from a new one's, so `compare` uses it on
             TensorFlow only.
+        checkpoint: optional `run_files.EpochCheckpoint` to resume from and
+            save to.
 
     Returns:
         `(model, history)`: the trained `ContrastiveModel` and the `fit`
-        history (`{"loss": [...], ...}`).
+        history (`{"loss": [...], ...}`) of every epoch, resumed ones too.
     """
     import keras
 
@@ -333,15 +359,27 @@ def train(plan: TrainingPlan, data, loss: str, verbose=2, callbacks=(), reuse=No
     else:
         _copy_state(model, reuse)
         model = reuse
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=plan.batch_size,
-        epochs=plan.recipe.epochs,
-        callbacks=list(callbacks),
-        verbose=verbose,
-    )
-    return model, history.history
+    done, history = 0, {}
+    if checkpoint is not None:
+        state = checkpoint.restore(model)
+        done, history = state["epochs"], state["history"]
+    for epoch in range(done, plan.recipe.epochs):
+        order = epoch_order(len(x_train), plan.seed, epoch)
+        result = model.fit(
+            x_train[order],
+            y_train[order],
+            batch_size=plan.batch_size,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            shuffle=False,
+            callbacks=list(callbacks),
+            verbose=verbose,
+        )
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if checkpoint is not None:
+            checkpoint.save(model, epoch + 1, history)
+    return model, history
 
 
 def _copy_state(fresh, trained):
@@ -371,7 +409,29 @@ class Evaluation:
     metrics: dict
     target: np.ndarray
     noise: np.ndarray
-    knn_correct: dict
+    knn_correct: dict | None
+
+    @classmethod
+    def of_diverged_model(cls, test_labels) -> "Evaluation":
+        """NaN figures for a model whose weights are not finite.
+
+        Its embeddings carry no information, and the evaluation functions
+        reject them; the run is kept in a comparison, marked by a warning.
+        """
+        classes = np.unique(np.asarray(test_labels))
+        nan = float("nan")
+        metrics = dict.fromkeys(
+            ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine"),
+            nan,
+        )
+        metrics["effective_rank"] = nan
+        metrics["per_class_margin"] = {str(c): nan for c in classes.tolist()}
+        empty = np.full(len(test_labels), np.nan)
+        return cls(metrics, empty, empty.copy(), None)
+
+    @property
+    def diverged(self) -> bool:
+        return self.knn_correct is None
 
 
 def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
@@ -472,6 +532,20 @@ def training_health(losses: Sequence[float], steps: int, metrics: dict) -> list:
     return warnings
 
 
+def _finite(values) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
+
+
+def divergence_warning(losses: Sequence[float]) -> str:
+    """The warning of a run whose loss or weights became NaN or infinite."""
+    bad = [epoch for epoch, value in enumerate(losses, 1) if not math.isfinite(value)]
+    where = f"from epoch {bad[0]}" if bad else "in its weights"
+    return (
+        f"training diverged (NaN or infinite values {where}); its figures are NaN: "
+        "lower --lr, or raise --temperature"
+    )
+
+
 @dataclasses.dataclass
 class RunResult:
     """One loss trained with one seed: its plan, history, figures and health.
@@ -488,6 +562,55 @@ class RunResult:
     evaluation: Evaluation
     warnings: list
     seconds: float
+
+    def save(self, folder) -> None:
+        """Writes what a `Comparison` needs of this run (not the model)."""
+        from keras_sincere import run_files
+
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        correct = self.evaluation.knn_correct or {}
+        arrays = {
+            "target": self.evaluation.target,
+            "noise": self.evaluation.noise,
+            **{f"knn{k}": v for k, v in correct.items()},
+        }
+        run_files.write_atomically(
+            folder / "evaluation.npz", lambda path: np.savez(path, **arrays)
+        )
+        record = {
+            "metrics": self.evaluation.metrics,
+            "history": self.history,
+            "warnings": self.warnings,
+            "seconds": self.seconds,
+        }
+        run_files.write_text_atomically(
+            folder / "result.json", json.dumps(record, default=_json_number)
+        )
+
+    @classmethod
+    def load(cls, folder, loss: str, plan: TrainingPlan):
+        """The run `save` wrote to `folder`, or `None` if it did not finish."""
+        folder = pathlib.Path(folder)
+        if not (folder / "result.json").is_file():
+            return None
+        record = json.loads((folder / "result.json").read_text())
+        with np.load(folder / "evaluation.npz") as arrays:
+            evaluation = Evaluation(
+                record["metrics"],
+                arrays["target"],
+                arrays["noise"],
+                {k: arrays[f"knn{k}"] for k in (1, 5)} if "knn1" in arrays else None,
+            )
+        return cls(
+            loss,
+            None,
+            plan,
+            record["history"],
+            evaluation,
+            record["warnings"],
+            record["seconds"],
+        )
 
     def to_json(self, noise_count: float) -> dict:
         from keras_sincere import evaluation
@@ -516,6 +639,7 @@ def train_and_evaluate(
     knn_every: int = 0,
     probe_epochs: int = 50,
     reuse=None,
+    checkpoint=None,
 ) -> RunResult:
     """`train`, `evaluate` and `training_health` of one run.
 
@@ -528,6 +652,7 @@ def train_and_evaluate(
             (`KNNMonitor`); 0 for never.
         probe_epochs: epochs of the linear probe.
         reuse: a model to reset and train again (see `train`).
+        checkpoint: a `run_files.EpochCheckpoint` to resume from and save to.
     """
     from keras_sincere import callbacks
 
@@ -538,9 +663,15 @@ def train_and_evaluate(
         monitors.append(
             callbacks.KNNMonitor(x_train, y_train, x_test, y_test, every=knn_every)
         )
-    model, history = train(plan, data, loss, verbose, monitors, reuse=reuse)
-    result = evaluate(model, data, probe_epochs=probe_epochs, seed=plan.seed)
-    warnings = training_health(history["loss"], plan.total_steps, result.metrics)
+    model, history = train(
+        plan, data, loss, verbose, monitors, reuse=reuse, checkpoint=checkpoint
+    )
+    if _finite(history["loss"]) and all(map(_finite, model.get_weights())):
+        result = evaluate(model, data, probe_epochs=probe_epochs, seed=plan.seed)
+        warnings = training_health(history["loss"], plan.total_steps, result.metrics)
+    else:
+        result = Evaluation.of_diverged_model(data[1][1])
+        warnings = [divergence_warning(history["loss"])]
     return RunResult(loss, model, plan, history, result, warnings, time.time() - start)
 
 
@@ -591,7 +722,7 @@ class Comparison:
 
         return {
             loss: {
-                key: evaluation.seed_interval(self.figures(loss, key))
+                key: _across_seeds(evaluation.seed_interval, self.figures(loss, key))
                 for key in SEEDED_FIGURES + ("loss_initial",)
             }
             for loss in self.losses
@@ -604,8 +735,10 @@ class Comparison:
         reference = self.losses[0]
         return {
             f"{reference}-{other}": {
-                key: evaluation.paired_seed_difference(
-                    self.figures(reference, key), self.figures(other, key)
+                key: _across_seeds(
+                    evaluation.paired_seed_difference,
+                    self.figures(reference, key),
+                    self.figures(other, key),
                 )
                 for key in SEEDED_FIGURES
             }
@@ -623,6 +756,9 @@ class Comparison:
             for ours, theirs in zip(
                 self.runs[reference], self.runs[other], strict=True
             ):
+                if ours.evaluation.diverged or theirs.evaluation.diverged:
+                    per_seed[str(ours.plan.seed)] = None
+                    continue
                 per_seed[str(ours.plan.seed)] = {
                     f"knn{k}": evaluation.paired_bootstrap(
                         ours.evaluation.knn_correct[k],
@@ -658,6 +794,25 @@ class Comparison:
                 for loss, seed, warning in self.unhealthy()
             ],
         }
+
+
+def _across_seeds(statistic, *figures) -> dict:
+    """`statistic(*figures)`, or NaN figures when a run diverged (NaN)."""
+    if all(map(_finite, figures)):
+        return statistic(*figures)
+    nan = float("nan")
+    return {
+        **dict.fromkeys(("mean", "low", "high", "half_width", "std"), nan),
+        "n": len(figures[0]),
+        "wins": None,
+        "significant": False,
+        "diverged": True,
+    }
+
+
+def _json_number(value):
+    """numpy scalars and arrays for `json.dumps`."""
+    return value.tolist() if isinstance(value, np.ndarray) else value.item()
 
 
 def _figure(run: RunResult, key: str) -> float:
@@ -706,6 +861,7 @@ def compare(
     probe_epochs: int = 50,
     bootstrap_resamples: int = 1000,
     log=print,
+    checkpoints=None,
     **overrides,
 ) -> Comparison:
     """Trains every loss once per seed with the same plan; measures each run.
@@ -721,6 +877,10 @@ def compare(
         bootstrap_resamples: resamples of the per-seed paired bootstrap.
         knn_every: log validation kNN every this many epochs (0: never).
         log: where progress lines go (`print`; `None` for silence).
+        checkpoints: optional folder. Each run keeps its epoch checkpoints
+            and, once measured, its results in `LOSS-seedN/` there; calling
+            `compare` again with the same folder and arguments loads the
+            finished runs and resumes the interrupted one.
         **overrides: `plan_training` overrides (`epochs`, `batch_size`, ...).
 
     Returns:
@@ -750,18 +910,28 @@ def compare(
                     else resize_data(native, plan.image_size)
                 )
             log(f"\n== {plan.describe()}", flush=True)
-            previous = runs[loss][-1] if runs[loss] and reuse_models else None
-            run = train_and_evaluate(
-                plan,
-                resized[plan.image_size],
-                loss,
-                verbose=verbose,
-                knn_every=knn_every,
-                probe_epochs=probe_epochs,
-                reuse=previous.model if previous else None,
-            )
-            if previous:  # its model now holds this seed's weights
-                previous.model = None
+            folder = None
+            if checkpoints is not None:
+                folder = pathlib.Path(checkpoints) / f"{loss}-seed{seed}"
+            run = _resumed_run(folder, loss, plan, log)
+            if run is None:
+                previous = runs[loss][-1] if runs[loss] and reuse_models else None
+                run = train_and_evaluate(
+                    plan,
+                    resized[plan.image_size],
+                    loss,
+                    verbose=verbose,
+                    knn_every=knn_every,
+                    probe_epochs=probe_epochs,
+                    reuse=previous.model if previous and previous.model else None,
+                    checkpoint=_epoch_checkpoint(folder),
+                )
+                if previous and previous.model is run.model:
+                    previous.model = None  # it now holds this seed's weights
+                if folder is not None:
+                    run.save(folder)
+                    for weights in folder.glob("epoch-*.weights.h5"):
+                        weights.unlink()  # the results are what resuming needs
             metrics = run.evaluation.metrics
             log(
                 f"   {loss} seed {seed}: margin {metrics['margin']:.3f}, loss "
@@ -777,13 +947,38 @@ def compare(
     )
 
 
+def _epoch_checkpoint(folder):
+    from keras_sincere import run_files
+
+    return None if folder is None else run_files.EpochCheckpoint(folder)
+
+
+def _resumed_run(folder, loss: str, plan: TrainingPlan, log):
+    """A finished run saved in `folder`, or `None` (logs what it resumes)."""
+    if folder is None:
+        return None
+    run = RunResult.load(folder, loss, plan)
+    if run is not None:
+        log(f"   {loss} seed {plan.seed}: finished before, loaded", flush=True)
+        return run
+    done = _epoch_checkpoint(folder).state()["epochs"]
+    if done:
+        log(f"   resuming after epoch {done} of {plan.recipe.epochs}", flush=True)
+    return None
+
+
 def _interval(summary: dict, scale: float = 1.0, digits: int = 3, sign="") -> str:
     """`mean [low, high]` (`sign="+"` prints the signs of differences)."""
     form = f"{sign}.{digits}f"
-    mean = scale * summary["mean"]
-    if summary["n"] < 2:
+
+    def scaled(key):  # NaN figures are None once read back from JSON
+        value = summary[key]
+        return float("nan") if value is None else scale * value
+
+    mean = scaled("mean")
+    if summary["n"] < 2 or summary.get("diverged"):
         return f"{mean:{form}}"
-    low, high = scale * summary["low"], scale * summary["high"]
+    low, high = scaled("low"), scaled("high")
     return f"{mean:{form}} [{low:{form}}, {high:{form}}]"
 
 
@@ -830,6 +1025,7 @@ def _paired_lines(record: dict, healthy: bool) -> list:
         ]
         for key, label, scale, digits in rows:
             stats = paired[key]
+            wins = "n/a" if stats["wins"] is None else f"{stats['wins']}/{len(seeds)}"
             if not healthy:
                 verdict = "not judged (unhealthy runs)"
             elif stats["n"] < 2:
@@ -839,8 +1035,7 @@ def _paired_lines(record: dict, healthy: bool) -> list:
             else:
                 verdict = "no significant difference"
             lines.append(
-                f"| {label} | {_signed(stats, scale, digits)} | "
-                f"{stats['wins']}/{len(seeds)} | {verdict} |"
+                f"| {label} | {_signed(stats, scale, digits)} | {wins} | {verdict} |"
             )
         lines.append("")
     return lines
@@ -856,6 +1051,9 @@ def _bootstrap_lines(record: dict, healthy: bool) -> list:
     ]
     for pair, per_seed in record["bootstrap"].items():
         for seed, stats in per_seed.items():
+            if stats is None:
+                lines.append(f"| {pair} | {seed} | diverged | diverged |")
+                continue
             cells = []
             for k in ("knn1", "knn5"):
                 s = stats[k]

@@ -3,8 +3,10 @@
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -348,3 +350,100 @@ def test_an_output_under_a_file_fails_before_training(
     assert error.err.startswith(f"keras-sincere {command}: error: --output ")
     assert len(error.err.strip().splitlines()) == 1
     assert "plan" not in error.out  # nothing was trained
+
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _killed_after_an_epoch(command, state_file):
+    """Runs the CLI in a new process; SIGKILLs it once `state_file` says an
+    epoch finished. Returns the epochs it had finished."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_sincere.cli", *command],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not state_file.is_file():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no epoch finished: {process.communicate()[0][-3000:]}")
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    return json.loads(state_file.read_text())["epochs"]
+
+
+def _weights(path):
+    import keras
+
+    return keras.models.load_model(path).get_weights()
+
+
+def test_train_resumes_a_killed_run_to_the_same_weights(toy_npz, tmp_path, capsys):
+    flags = ["--dataset", str(toy_npz), *TOY, "--epochs", "6", "--probe-epochs", "1"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    done = _killed_after_an_epoch(
+        ["train", *flags, "--output", str(killed)],
+        killed / "checkpoints" / "sincere-seed0" / "state.json",
+    )
+    assert 1 <= done < 6
+    assert not (killed / "model.keras").exists()
+    # Without --resume the interrupted run is neither lost nor overwritten.
+    assert cli.main(["train", *flags, "--output", str(killed)]) == 2
+    assert "holds an interrupted run" in capsys.readouterr().err
+    assert cli.main(["train", *flags, "--output", str(killed), "--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert cli.main(["train", *flags, "--output", str(whole)]) == 0
+    assert f"resuming after epoch {done} of 6" in resumed, resumed
+    assert not (killed / "checkpoints").exists()  # cleaned once saved
+    history = json.loads((killed / "train.json").read_text())["history"]["loss"]
+    expected = json.loads((whole / "train.json").read_text())["history"]["loss"]
+    np.testing.assert_allclose(history, expected, rtol=1e-6)
+    for got, want in zip(
+        _weights(killed / "model.keras"), _weights(whole / "model.keras"), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_compare_resumes_a_killed_run_to_the_same_results(toy_npz, tmp_path, capsys):
+    flags = ["--dataset", str(toy_npz), *TOY, "--epochs", "4", "--seeds", "0"]
+    flags += ["--probe-epochs", "1", "--bootstrap", "10"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    # Killed during the second loss: the first one's results are kept.
+    done = _killed_after_an_epoch(
+        ["compare", *flags, "--output", str(killed)],
+        killed / "checkpoints" / "supcon-seed0" / "state.json",
+    )
+    assert 1 <= done < 4
+    assert cli.main(["compare", *flags, "--output", str(killed), "--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert "sincere seed 0: finished before, loaded" in resumed, resumed
+    assert f"resuming after epoch {done} of 4" in resumed, resumed
+    assert cli.main(["compare", *flags, "--output", str(whole)]) == 0
+    got = json.loads((killed / "results.json").read_text())["runs"]
+    want = json.loads((whole / "results.json").read_text())["runs"]
+    for loss in ("sincere", "supcon"):
+        for key in ("loss_history", "margin", "knn1", "knn5"):
+            np.testing.assert_allclose(
+                got[loss]["0"][key], want[loss]["0"][key], rtol=1e-5, err_msg=key
+            )
+
+
+def test_resume_refuses_other_settings(toy_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    flags = ["--dataset", str(toy_npz), *TOY, "--output", str(out)]
+    assert cli.main(["train", *flags, "--resume"]) == 2
+    assert "holds no interrupted run" in capsys.readouterr().err
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "settings.json").write_text('{"command": "train"}')
+    assert cli.main(["train", *flags, "--resume"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "settings differ from the interrupted run" in error[0]
+    with pytest.raises(SystemExit, match="2"):
+        cli.main(["train", *flags, "--resume", "--overwrite"])
+    assert "not allowed with argument" in capsys.readouterr().err

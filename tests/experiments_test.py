@@ -178,3 +178,59 @@ def test_head_batch_norm_reaches_the_model():
         "digits", "sincere", 1438, 8, width=4, head_batch_norm=True
     )
     assert experiments.build_model(plan, (8, 8, 3)).head.batch_norm
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch():
+    order = experiments.epoch_order(50, 3, 7)
+    assert sorted(order) == list(range(50))
+    np.testing.assert_array_equal(order, experiments.epoch_order(50, 3, 7))
+    assert not np.array_equal(order, experiments.epoch_order(50, 3, 8))
+    assert not np.array_equal(order, experiments.epoch_order(50, 4, 7))
+
+
+def test_a_run_result_round_trips_through_its_folder(tmp_path):
+    plan = experiments.plan_training("toy.npz", "sincere", 48, 8, 2, width=4)
+    rng = np.random.default_rng(0)
+    evaluation = experiments.Evaluation(
+        {"knn1": 0.5, "margin": 0.25, "per_class_margin": {"0": 0.1}},
+        rng.random(12),
+        rng.random(12),
+        {1: rng.random(12) > 0.5, 5: rng.random(12) > 0.5},
+    )
+    run = experiments.RunResult(
+        "sincere", object(), plan, {"loss": [5.0, 4.5]}, evaluation, ["w"], 3.5
+    )
+    assert experiments.RunResult.load(tmp_path, "sincere", plan) is None
+    run.save(tmp_path)
+    loaded = experiments.RunResult.load(tmp_path, "sincere", plan)
+    assert loaded.model is None and loaded.plan is plan
+    assert (loaded.history, loaded.warnings, loaded.seconds) == (
+        run.history, run.warnings, run.seconds
+    )  # fmt: skip
+    assert loaded.evaluation.metrics == evaluation.metrics
+    np.testing.assert_array_equal(loaded.evaluation.target, evaluation.target)
+    for k in (1, 5):
+        np.testing.assert_array_equal(
+            loaded.evaluation.knn_correct[k], evaluation.knn_correct[k]
+        )
+
+
+def test_a_diverged_run_is_reported_not_raised(tmp_path):
+    result = experiments.compare(
+        "toy.npz", ("sincere", "supcon"), (0,), toy_data(), probe_epochs=1,
+        bootstrap_resamples=5, log=None, epochs=2, batch_size=16, width=4,
+        learning_rate=1e9, temperature=1e-3, checkpoints=tmp_path,
+    )  # fmt: skip
+    record = json.loads(json.dumps(result.to_json(toy_data()[0][1])))
+    assert len(record["warnings"]) >= 2
+    assert all("training diverged" in w["warning"] for w in record["warnings"][:2])
+    assert np.isnan(record["summary"]["sincere"]["margin"]["mean"])
+    assert record["paired"]["sincere-supcon"]["margin"]["diverged"]
+    assert record["bootstrap"]["sincere-supcon"]["0"] is None
+    table = experiments.format_comparison(record)
+    assert "| sincere-supcon | 0 | diverged | diverged |" in table
+    assert "not judged" in table
+    # A diverged run's results survive the checkpoint folder too.
+    plan = result.runs["sincere"][0].plan
+    loaded = experiments.RunResult.load(tmp_path / "sincere-seed0", "sincere", plan)
+    assert loaded.evaluation.diverged and np.isnan(loaded.evaluation.metrics["knn1"])

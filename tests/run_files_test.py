@@ -2,6 +2,7 @@
 
 import pathlib
 
+import numpy as np
 import pytest
 
 from keras_sincere import run_files
@@ -62,6 +63,11 @@ def test_the_writer_sees_the_suffix(tmp_path):
     )
     assert seen[0].suffix == ".keras" and seen[0].parent == tmp_path
     assert (tmp_path / "model.keras").read_text() == "m"
+    run_files.write_atomically(
+        tmp_path / "epoch-3.weights.h5",
+        lambda path: (seen.append(path), path.write_text("w")),
+    )
+    assert seen[1].name.endswith(".weights.h5")  # what Keras requires
 
 
 class _Model:
@@ -83,3 +89,66 @@ def test_a_failed_save_keeps_the_model_elsewhere_and_says_where(tmp_path):
     kept = pathlib.Path(str(error.value).split("saved at ")[1].rstrip("."))
     assert kept.read_text() == "weights"
     assert not (tmp_path / "model.keras").exists()
+
+
+def test_an_interrupted_run_needs_resume_or_overwrite(tmp_path):
+    with pytest.raises(ValueError, match="holds no interrupted run"):
+        run_files.prepare_output_folder(tmp_path, resume=True)
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(ValueError, match="interrupted run.*--resume.*--overwrite"):
+        run_files.prepare_output_folder(tmp_path)
+    (tmp_path / "model.keras").write_text("saved before the interruption")
+    assert run_files.prepare_output_folder(tmp_path, resume=True) == tmp_path
+    assert (tmp_path / "checkpoints").is_dir()
+    with pytest.raises(ValueError, match="exclude each other"):
+        run_files.prepare_output_folder(tmp_path, overwrite=True, resume=True)
+    run_files.prepare_output_folder(tmp_path, overwrite=True)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_resuming_needs_the_recorded_settings(tmp_path):
+    settings = {"plan": {"epochs": 4, "lr": 0.1}, "seeds": (0, 1)}
+    checkpoints = run_files.start_or_resume(tmp_path, settings)
+    assert checkpoints == tmp_path / "checkpoints" and checkpoints.is_dir()
+    assert run_files.start_or_resume(tmp_path, settings) == checkpoints
+    changed = {"plan": {"epochs": 5, "lr": 0.1}, "seeds": (0, 1)}
+    with pytest.raises(ValueError, match="plan: .*'epochs': 4.* then, .*5.* now"):
+        run_files.start_or_resume(tmp_path, changed)
+    run_files.finish(tmp_path)
+    assert not checkpoints.exists()
+
+
+def _dense_model(seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    return model
+
+
+def test_an_epoch_checkpoint_restores_weights_and_optimizer(tmp_path):
+    x = np.arange(12, dtype="float32").reshape(4, 3) / 10
+    y = np.ones((4, 2), "float32")
+    model = _dense_model(0)
+    model.fit(x, y, epochs=1, verbose=0)
+    checkpoint = run_files.EpochCheckpoint(tmp_path / "run")
+    assert checkpoint.state()["epochs"] == 0
+    checkpoint.save(model, 1, {"loss": [0.5]})
+    model.fit(x, y, epochs=1, verbose=0)
+    checkpoint.save(model, 2, {"loss": [0.5, 0.4]})
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "epoch-2.weights.h5",
+        "state.json",
+    ]
+    restored = _dense_model(1)
+    state = checkpoint.restore(restored)
+    assert state["epochs"] == 2 and state["history"] == {"loss": [0.5, 0.4]}
+    for got, want in zip(restored.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert int(restored.optimizer.iterations) == int(model.optimizer.iterations) == 2
+    # The momentum too: one more step from each gives the same weights.
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    restored.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    for got, want in zip(restored.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
