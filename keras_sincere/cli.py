@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size",
         type=_positive_int,
         help="side the model was trained at (default: from train.json beside "
-        "the model, else 32)",
+        "the model, else the encoder's input side, else 32)",
     )
     evaluate.add_argument("--output", help="default: the model's folder")
     evaluate.add_argument(
@@ -340,7 +340,12 @@ def run_evaluate(args) -> int:
     from keras_sincere import evaluation
 
     model = keras.models.load_model(args.model)
-    image_size = args.image_size or _trained_image_size(args.model) or 32
+    image_size = (
+        args.image_size
+        or _trained_image_size(args.model)
+        or _encoder_image_size(model)
+        or 32
+    )
     data = experiments.load_data(args.dataset, image_size)
     output = pathlib.Path(args.output or pathlib.Path(args.model).parent)
     if args.output:
@@ -360,6 +365,12 @@ def run_evaluate(args) -> int:
         print(f"{key}: {result.metrics[key]:.4f}")
     print(f"wrote {output / 'evaluation.json'} and {picture}")
     return 0
+
+
+def _encoder_image_size(model):
+    """The side of the images a saved model's encoder takes, if it says."""
+    shape = getattr(getattr(model, "encoder", None), "input_shape", None)
+    return shape[1] if shape is not None and len(shape) == 4 else None
 
 
 def _trained_image_size(model_path):

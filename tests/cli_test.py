@@ -187,6 +187,13 @@ def test_train_then_evaluate(toy_npz, tmp_path):
     metrics = json.loads((out / "evaluation.json").read_text())
     assert 0.0 <= metrics["knn1"] <= 1.0 and -2.0 <= metrics["margin"] <= 2.0
     assert (out / "similarity_histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # At another size the model's augmenter resizes, as in training; without
+    # train.json the size defaults to the encoder's.
+    (out / "train.json").unlink()
+    for size in (["--image-size", "24"], []):
+        command = ["evaluate", "--model", str(out / "model.keras"), *size]
+        command += ["--dataset", str(toy_npz), "--probe-epochs", "1"]
+        assert cli.main(command) == 0
 
 
 def test_compare_writes_the_tables(toy_npz, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_sincere.augment._image_sequential import ImageSequential
 from keras_sincere.augment._recipe_arguments import check_recipe_arguments
 from keras_sincere.augment.color_jitter import ColorJitter
 from keras_sincere.augment.random_apply import RandomApply
@@ -56,14 +57,15 @@ def simclr_augmenter(
             0.8.
         grayscale_p: probability that an image is turned gray. Defaults to
             0.2.
-        value_range: `(low, high)` pixel range of the images. Defaults to
-            `(0, 1)`.
+        value_range: `(low, high)` pixel range of float images. Defaults to
+            `(0, 1)`. Integer images (uint8 0-255) are mapped to it first.
         seed: integer seed, or `None`. Each layer is seeded with `seed + i`.
         name: name of the returned model.
 
     Returns:
         A `keras.Sequential` mapping RGB images `(B, H, W, 3)` of any size to
-        views `(B, height, width, 3)`, float32, within `value_range`.
+        views `(B, height, width, 3)`, float32, within `value_range` (an
+        `ImageSequential`, which also takes uint8 images).
 
     Example:
 
@@ -103,4 +105,4 @@ def simclr_augmenter(
         layers.append(RandomApply(color_jitter, rate=jitter_p, seed=layer_seed(3)))
     if grayscale_p > 0:
         layers.append(keras.layers.RandomGrayscale(grayscale_p, seed=layer_seed(4)))
-    return keras.Sequential(layers, name=name)
+    return ImageSequential(layers, value_range=value_range, name=name)

@@ -18,11 +18,18 @@ class ContrastiveModel(keras.Model):
       it runs under `fit`'s jit on every backend) and the output is
       `(B, views, D)`; outside training (or without an augmenter) the
       images are embedded as they are and the output is `(B, 1, D)`;
+      except that images whose size differs from the augmenter's output
+      size go through the augmenter in inference mode (the largest centre
+      crop, resized), so a model trained with `simclr_augmenter(16)` on
+      32x32 images embeds 32x32 images as it trained;
     - ready views `(B, V, H, W, C)` (e.g. from a `tf.data` pipeline with a
       keras-cv augmenter), embedded as they are, giving `(B, V, D)`.
 
-    Images are floats in [0, 1]; integer images (uint8 0-255) are scaled to
-    [0, 1] first, in training and at inference alike.
+    Images are floats in [0, 1] (or in the augmenter's `value_range`);
+    integer images (uint8 0-255) are mapped to that range first, in training
+    and at inference alike. `fit`, `encode` and `embed` refuse float arrays
+    outside the augmenter's `value_range` (0-255 floats would be clipped to
+    blank views).
 
     The loss goes through the ordinary `compile(loss=...)` / `fit`: the
     output shape is what every `keras_sincere.losses` loss expects, with
@@ -76,18 +83,35 @@ class ContrastiveModel(keras.Model):
     def build(self, input_shape):
         _check_input_rank(input_shape)
         image_shape = tuple(input_shape[-3:])
-        if not self.encoder.built:
-            self.encoder.build((None,) + image_shape)
-        feature_shape = self.encoder.compute_output_shape((None,) + image_shape)
-        if not self.head.built:
-            self.head.build(feature_shape)
         if self.augmenter is not None and not self.augmenter.built:
             self.augmenter.build((None,) + image_shape)
+        encoder_shape = self._encoder_image_shape(image_shape)
+        if not self.encoder.built:
+            self.encoder.build((None,) + encoder_shape)
+        feature_shape = self.encoder.compute_output_shape((None,) + encoder_shape)
+        if not self.head.built:
+            self.head.build(feature_shape)
         self.built = True
+
+    def _encoder_image_shape(self, image_shape):
+        """The image shape the encoder sees for inputs of `image_shape`."""
+        if self.augmenter is None:
+            return tuple(image_shape)
+        return tuple(
+            self.augmenter.compute_output_shape((None,) + tuple(image_shape))[1:]
+        )
+
+    def _resizes_at_inference(self, image_shape) -> bool:
+        """Whether images of `image_shape` go through the augmenter at inference.
+
+        They do when the augmenter changes their size, so the encoder sees at
+        inference the size it was trained on.
+        """
+        return self._encoder_image_shape(image_shape)[:2] != tuple(image_shape)[:2]
 
     def call(self, inputs, training=False):
         _check_input_rank(inputs.shape)
-        inputs = _images_in_unit_range(inputs)
+        inputs = _integers_to_value_range(inputs, self._value_range())
         if len(inputs.shape) == 5:
             views = inputs
         elif training and self.augmenter is not None:
@@ -95,8 +119,11 @@ class ContrastiveModel(keras.Model):
                 [self.augmenter(inputs, training=True) for _ in range(self.views)],
                 axis=1,
             )
+        elif self._resizes_at_inference(inputs.shape[1:]):
+            views = ops.expand_dims(self.augmenter(inputs, training=False), 1)
         else:
             views = ops.expand_dims(inputs, 1)
+        self._check_encoder_input(views.shape[2:])
         num_views = views.shape[1]
         flat = ops.reshape(views, (-1,) + tuple(views.shape[2:]))
         embeddings = self._project(self.encoder(flat, training=training), training)
@@ -104,6 +131,39 @@ class ContrastiveModel(keras.Model):
 
     def _project(self, features, training=False):
         return l2_normalize(self.head(features, training=training))
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, after checking array images' value range."""
+        self._check_value_range(x, "x")
+        return super().fit(x, y, *args, **kwargs)
+
+    def _value_range(self):
+        """The float range images are in: the augmenter's, else [0, 1]."""
+        return tuple(getattr(self.augmenter, "value_range", (0.0, 1.0)))
+
+    def _check_value_range(self, images, argument):
+        """Float arrays outside the augmenter's `value_range` (0-255 floats,
+        most often) would be clipped to blank views: refuse them."""
+        value_range = getattr(self.augmenter, "value_range", None)
+        dtype = getattr(images, "dtype", None)
+        if (
+            value_range is None
+            or dtype is None
+            or len(getattr(images, "shape", ())) < 4
+        ):
+            return
+        if "float" not in keras.backend.standardize_dtype(dtype):
+            return
+        sample = ops.convert_to_numpy(images[:1024])
+        low, high = value_range
+        slack = 1e-3 * (high - low)
+        if sample.size and (sample.min() < low - slack or sample.max() > high + slack):
+            raise ValueError(
+                f"`{argument}` holds float images from {sample.min():.4g} to "
+                f"{sample.max():.4g}, outside the augmenter's value_range "
+                f"{tuple(value_range)}. Pass uint8 images (scaled by the model) "
+                "or floats within the range (e.g. divide 0-255 floats by 255)."
+            )
 
     def encode(self, images, batch_size: int | None = None):
         """Encoder features `(N, F)` of un-augmented images, as numpy.
@@ -118,16 +178,38 @@ class ContrastiveModel(keras.Model):
                 slower on torch).
         """
         batch_size = batch_size or inference_batch_size(images)
+        self._check_value_range(images, "images")
         dtype = getattr(images, "dtype", None)
         if dtype is not None and "int" in keras.backend.standardize_dtype(dtype):
-            images = ops.convert_to_numpy(images).astype("float32") / 255.0
+            low, high = self._value_range()
+            images = ops.convert_to_numpy(images).astype("float32")
+            images = low + images * ((high - low) / 255.0)
+        _check_input_rank((None,) + tuple(images.shape[1:]))
+        if len(images.shape) == 4 and self._resizes_at_inference(images.shape[1:]):
+            images = self.augmenter.predict(images, batch_size=batch_size, verbose=0)
+        self._check_encoder_input(images.shape[1:])
         return self.encoder.predict(images, batch_size=batch_size, verbose=0)
+
+    def _check_encoder_input(self, image_shape):
+        expected = _known_image_shape(self.encoder)
+        if expected is None:
+            return
+        pairs = zip(expected, tuple(image_shape)[-3:], strict=True)
+        if any(None not in pair and pair[0] != pair[1] for pair in pairs):
+            raise ValueError(
+                f"The encoder takes images of shape {tuple(expected)}; received "
+                f"images of shape {tuple(image_shape)[-3:]}, and no augmenter "
+                "resizes them to it. Resize the images (e.g. "
+                "`keras_sincere.data.resize_images`), or pass the size the model "
+                "was trained at (keras-sincere evaluate --image-size)."
+            )
 
     def embed(self, images, batch_size: int | None = None):
         """L2-normalised projections `(N, D)` of un-augmented images, as numpy.
 
         `batch_size` as in `encode`.
         """
+        self._check_value_range(images, "images")
         batch_size = batch_size or inference_batch_size(images)
         return self.predict(images, batch_size=batch_size, verbose=0)[:, 0, :]
 
@@ -161,9 +243,10 @@ class ContrastiveModel(keras.Model):
         super().load_own_variables(own)
 
     def compute_output_shape(self, input_shape):
-        feature_shape = self.encoder.compute_output_shape(
-            (None,) + tuple(input_shape[-3:])
-        )
+        image_shape = tuple(input_shape[-3:])
+        if len(input_shape) == 4:
+            image_shape = self._encoder_image_shape(image_shape)
+        feature_shape = self.encoder.compute_output_shape((None,) + image_shape)
         dim = self.head.compute_output_shape(feature_shape)[-1]
         views = input_shape[1] if len(input_shape) == 5 else 1
         return (input_shape[0], views, dim)
@@ -190,14 +273,16 @@ class ContrastiveModel(keras.Model):
         return cls(**config)
 
 
-def _images_in_unit_range(images):
-    """Integer images (uint8 0-255, as loaded from files) scaled to [0, 1].
+def _integers_to_value_range(images, value_range):
+    """Integer images (uint8 0-255, as loaded from files) mapped to floats in
+    `value_range`.
 
-    The augmenters and encoders expect floats in [0, 1]; fed 0-255, the
-    colour jitter clips most views to blank.
+    The augmenters and encoders expect floats in [0, 1] by default; fed
+    0-255, the colour jitter clips most views to blank.
     """
     if "int" in keras.backend.standardize_dtype(images.dtype):
-        return ops.cast(images, "float32") / 255.0
+        low, high = value_range
+        return low + ops.cast(images, "float32") * ((high - low) / 255.0)
     return images
 
 

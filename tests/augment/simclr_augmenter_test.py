@@ -121,3 +121,28 @@ def test_trains_inside_fit(rng):
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simclr_augmenter(**{"image_size": 8, **kwargs})
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (0.0, 255.0)])
+def test_uint8_images_are_mapped_to_the_value_range(rng, value_range):
+    images = rng.integers(0, 256, (6, 12, 12, 3)).astype("uint8")
+    low, high = value_range
+    floats = low + images.astype("float32") * (high - low) / 255.0
+    views = [
+        keras.ops.convert_to_numpy(
+            simclr_augmenter(8, value_range=value_range, seed=3)(x, training=True)
+        )
+        for x in (images, floats)
+    ]
+    np.testing.assert_allclose(views[0], views[1], atol=1e-4 * high)
+    assert views[0].reshape(6, -1).std(axis=1).min() > 0.01 * high
+
+
+def test_the_augmenter_keeps_its_value_range_through_its_config():
+    augment = simclr_augmenter(8, value_range=(0, 255), seed=1)
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(augment)
+    )
+    assert type(restored) is type(augment) and restored.value_range == (0.0, 255.0)
+    image = np.full((1, 8, 8, 3), 255, "uint8")
+    assert float(keras.ops.max(restored(image, training=False))) == 255.0

@@ -302,8 +302,9 @@ def test_uint8_images_are_scaled_like_their_float_twins(rng):
     model = small_model(augmenter=None)
     images = rng.integers(0, 256, (4, 16, 16, 3)).astype("uint8")
     floats = images.astype("float32") / 255.0
-    np.testing.assert_allclose(model.embed(images), model.embed(floats), atol=1e-6)
-    np.testing.assert_allclose(model.encode(images), model.encode(floats), atol=1e-6)
+    # x * (1 / 255) and x / 255 differ in the last bit.
+    np.testing.assert_allclose(model.embed(images), model.embed(floats), atol=1e-5)
+    np.testing.assert_allclose(model.encode(images), model.encode(floats), atol=1e-5)
 
 
 def test_uint8_images_train_through_the_simclr_augmenter(rng):
@@ -314,13 +315,53 @@ def test_uint8_images_train_through_the_simclr_augmenter(rng):
         augmenter=augmenter,
     )
     images = rng.integers(0, 256, (8, 16, 16, 3)).astype("uint8")
-    # What the model hands its augmenter: fed 0-255 instead, the colour
-    # jitter clipped most views to blank.
-    scaled = contrastive_model._images_in_unit_range(
-        keras.ops.convert_to_tensor(images)
-    )
-    views = keras.ops.convert_to_numpy(augmenter(scaled, training=True))
+    # Taken as 0-255 floats, the colour jitter clipped most views to blank.
+    views = keras.ops.convert_to_numpy(augmenter(images, training=True))
     assert views.reshape(8, -1).std(axis=1).min() > 0.01
     model.compile(optimizer="sgd", loss=losses.SincereLoss())
     history = model.fit(images, np.arange(8) % 2, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_an_augmenter_that_resizes_is_applied_at_inference_too():
+    """Trained through a 16x16 crop of 32x32 images, it embeds 32x32 images."""
+    keras.utils.set_random_seed(0)
+    model = models.ContrastiveModel(
+        models.resnet18(IMAGE, width=4),
+        models.ProjectionHead(hidden_dim=16, output_dim=8),
+        augmenter=augment.simclr_augmenter(16, seed=0),
+    )
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 32, 32, 3)).astype("float32")
+    model.fit(images, np.arange(16) % 4, batch_size=8, epochs=1, verbose=0)
+    embedded = model.embed(images)
+    assert embedded.shape == (16, 8)
+    # The inference transform is the augmenter's: the centre crop, resized.
+    resized = keras.ops.convert_to_numpy(model.augmenter(images, training=False))
+    assert resized.shape == (16, 16, 16, 3)
+    np.testing.assert_allclose(embedded, model.embed(resized), atol=1e-5)
+    np.testing.assert_allclose(model.encode(images), model.encode(resized), atol=1e-5)
+    uint8 = (255 * images).astype("uint8")
+    assert model.embed(uint8).shape == (16, 8)
+
+
+def test_images_the_encoder_cannot_take_are_a_clear_error():
+    model = small_model(augmenter=None)
+    wrong = np.zeros((2, 24, 24, 3), "float32")
+    with pytest.raises(ValueError, match=r"takes images of shape \(16, 16, 3\); "):
+        model.embed(wrong)
+    with pytest.raises(ValueError, match="--image-size"):
+        model.encode(wrong)
+
+
+def test_float_images_outside_the_value_range_are_refused(rng):
+    model = small_model(augmenter=augment.simclr_augmenter(16, seed=0))
+    model.compile(optimizer="sgd", loss=losses.SincereLoss())
+    images = rng.integers(0, 256, (8, 16, 16, 3)).astype("float32")
+    message = r"`x` holds float images from 0 to 255, outside .*value_range"
+    with pytest.raises(ValueError, match=message):
+        model.fit(images, np.arange(8) % 2, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="divide 0-255 floats by 255"):
+        model.embed(images)
+    assert model.embed(images / 255.0).shape == (8, 8)

@@ -49,27 +49,30 @@ def test_mixed_precision_output_is_finite(rng):
 
 
 def test_batch_norm_head_centres_the_hidden_layer(rng):
-    head = models.ProjectionHead(hidden_dim=16, output_dim=4, batch_norm=True)
+    keras.utils.set_random_seed(0)  # the heads' initial weights
+    # Wide enough that a random head's mean cosine varies little with its
+    # initial weights (seeds 0-5: batch norm 0.23-0.44, plain 0.90-0.97).
+    head = models.ProjectionHead(hidden_dim=64, output_dim=32, batch_norm=True)
     head.build((None, 8))
     assert [tuple(w.shape) for w in head.trainable_weights] == [
-        (8, 16),
-        (16,),
-        (16,),
-        (16, 4),
-        (4,),
+        (8, 64),
+        (64,),
+        (64,),
+        (64, 32),
+        (32,),
     ]
     # Non-negative features, like pooled ReLU outputs: the plain head maps
     # them to nearly one direction; batch statistics spread them.
     features = rng.uniform(0.5, 1.5, size=(64, 8)).astype("float32")
-    plain = models.ProjectionHead(hidden_dim=16, output_dim=4)
+    plain = models.ProjectionHead(hidden_dim=64, output_dim=32)
 
     def mean_cosine(out):
         out = keras.ops.convert_to_numpy(out)
         return (np.sum(out.sum(0) ** 2) - len(out)) / (len(out) * (len(out) - 1))
 
-    keras.utils.set_random_seed(0)
-    assert mean_cosine(head(features, training=True)) < 0.5
-    assert mean_cosine(plain(features)) > mean_cosine(head(features, training=True))
+    spread = mean_cosine(head(features, training=True))
+    assert spread < 0.6
+    assert mean_cosine(plain(features)) > spread + 0.3
 
 
 def test_batch_norm_round_trips_through_the_config():
