@@ -110,9 +110,12 @@ def test_every_flag_has_help_text():
         (["--losses", "sincere,nonsense"], "--losses"),
         (["--seeds", "0,x"], "--seeds"),
         (["--seeds", "1,1"], "--seeds"),
+        (["--bootstrap", "0"], "--bootstrap"),
+        (["--probe-epochs", "0"], "--probe-epochs"),
     ],
 )
 def test_bad_flags_are_one_error_line_naming_the_flag(flags, named, capsys):
+    """Checked while parsing, before any data is loaded or model trained."""
     with pytest.raises(SystemExit) as exit:
         cli.main(["compare", *flags])
     assert exit.value.code == 2
