@@ -125,8 +125,10 @@ def flatten_labels(y_true, batch_size):
     labels = ops.convert_to_tensor(y_true)
     _check_label_dtype(labels.dtype, tuple(labels.shape))
     if concrete is not None and concrete.size:
-        held = keras.ops.convert_to_numpy(labels)
-        if held.shape != concrete.shape or not np.array_equal(held, concrete):
+        # What the tensor holds, computed in numpy: inside a traced function
+        # (tf.function) the tensor itself cannot be read back.
+        held = concrete.astype(keras.backend.standardize_dtype(labels.dtype))
+        if not np.array_equal(held.astype(concrete.dtype), concrete):
             raise ValueError(
                 "`y_true` holds labels that the backend's "
                 f"{keras.backend.standardize_dtype(labels.dtype)} tensors cannot "
