@@ -23,8 +23,8 @@ class ImageSequential(keras.Sequential):
     Example:
 
     >>> import numpy as np
-    >>> model = ImageSequential([keras.Input((None, None, 3))])
-    >>> float(model(np.full((1, 2, 2, 3), 255, "uint8")).numpy().max())
+    >>> model = ImageSequential([keras.Input((None, None, 3)), keras.layers.Identity()])
+    >>> float(keras.ops.max(model(np.full((1, 2, 2, 3), 255, "uint8"))))
     1.0
     """
 
