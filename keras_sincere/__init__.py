@@ -21,6 +21,7 @@ _SUBPACKAGES = (
     "experiments",
     "losses",
     "models",
+    "ops",
     "recipes",
     "schedules",
 )

@@ -5,6 +5,9 @@ from keras_sincere.losses.epsilon_supinfonce import EpsilonSupInfoNCELoss
 from keras_sincere.losses.epsilon_supinfonce import epsilon_supinfonce
 from keras_sincere.losses.infonce import InfoNCELoss
 from keras_sincere.losses.infonce import infonce
+from keras_sincere.losses.registry import LOSSES
+from keras_sincere.losses.registry import canonical_name
+from keras_sincere.losses.registry import get
 from keras_sincere.losses.sincere import SincereLoss
 from keras_sincere.losses.sincere import sincere
 from keras_sincere.losses.supcon import SupConLoss
@@ -14,9 +17,12 @@ __all__ = [
     "ContrastiveLoss",
     "EpsilonSupInfoNCELoss",
     "InfoNCELoss",
+    "LOSSES",
     "SincereLoss",
     "SupConLoss",
+    "canonical_name",
     "epsilon_supinfonce",
+    "get",
     "infonce",
     "sincere",
     "supcon",
