@@ -34,6 +34,16 @@ def _typed(name: str, value) -> str:
     return f"Received: {name}={value!r} of type {type(value).__name__}"
 
 
+def _rule(kind: str, minimum, maximum, exclusive_minimum: bool = False) -> str:
+    """`kind` with its bounds, e.g. "an integer >= 0 and <= 3"."""
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    return " ".join([kind, " and ".join(bounds)]) if bounds else kind
+
+
 def is_integer(value) -> bool:
     """True for `int` and numpy integers; `False` for bools and floats."""
     return isinstance(value, numbers.Integral) and not isinstance(
@@ -60,14 +70,9 @@ def check_integer(
         (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     )
     if not within:
-        bounds = []
-        if minimum is not None:
-            bounds.append(f">= {minimum}")
-        if maximum is not None:
-            bounds.append(f"<= {maximum}")
-        rule = "an integer" + (" " + " and ".join(bounds) if bounds else "")
-        if allow_none:
-            rule += " or None"
+        rule = _rule("an integer", minimum, maximum) + (
+            " or None" if allow_none else ""
+        )
         raise ValueError(f"`{name}` must be {rule}. {_typed(name, value)}")
     return int(value)
 
@@ -90,12 +95,7 @@ def check_number(
     )
     below = maximum is None or number <= maximum
     if not (math.isfinite(number) and above and below):
-        bounds = []
-        if minimum is not None:
-            bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
-        if maximum is not None:
-            bounds.append(f"<= {maximum}")
-        rule = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
+        rule = _rule("a finite number", minimum, maximum, exclusive_minimum)
         raise ValueError(f"`{name}` must be {rule}. {_typed(name, value)}")
     return number
 
@@ -217,16 +217,16 @@ def class_labels(
             f"or (N, 1). Received: {name}.shape={array.shape}"
         )
     kind = array.dtype.kind
+    accepted = "integers or strings" if allow_strings else "integers"
     if kind == "f":
         if array.size and not np.all(np.mod(array, 1) == 0):
             raise ValueError(
-                f"`{name}` must hold integer class labels; float labels must be "
-                f"whole numbers. Received: {name} of dtype {array.dtype} with "
-                f"values such as {array[np.mod(array, 1) != 0][:3].tolist()}"
+                f"`{name}` must hold class labels as {accepted}; float labels "
+                f"must be whole numbers. Received: {name} of dtype {array.dtype} "
+                f"with values such as {array[np.mod(array, 1) != 0][:3].tolist()}"
             )
         array = array.astype(np.int64)
     elif kind not in "iub" and not (allow_strings and kind in "US"):
-        accepted = "integers or strings" if allow_strings else "integers"
         raise ValueError(
             f"`{name}` must hold class labels as {accepted}. "
             f"Received: {name} of dtype {array.dtype}"

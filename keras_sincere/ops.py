@@ -8,7 +8,7 @@ Example:
 
 >>> import numpy as np
 >>> unit = keras_sincere.ops.l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
->>> keras.ops.convert_to_numpy(unit).round(2).tolist()
+>>> keras.ops.convert_to_numpy(unit).astype("float64").round(2).tolist()
 [[0.6, 0.8], [0.0, 0.0]]
 """
 
@@ -29,7 +29,9 @@ def l2_normalize(x):
     in the backward pass, where its own gradient would overflow for tiny
     vectors. After the division every non-zero vector has a squared norm
     `>= 1`, so flooring it at 1 only affects zero vectors: they stay zero
-    (similarity 0 to everything) with an identity gradient.
+    (similarity 0 to everything) with an identity gradient. Where the CPU
+    flushes subnormal numbers to zero (XLA does), a vector of subnormals is
+    a zero vector.
 
     Args:
         x: float tensor `(..., D)`.
@@ -39,7 +41,20 @@ def l2_normalize(x):
         norm 1 (or 0 for zero vectors).
     """
     x = ops.convert_to_tensor(x)
-    largest = ops.stop_gradient(ops.max(ops.abs(x), axis=-1, keepdims=True))
+    largest = ops.stop_gradient(ops.amax(ops.abs(x), axis=-1, keepdims=True))
+    # XLA may divide by multiplying with `1 / largest`, which is subnormal
+    # (flushed to 0) near float32's maximum and infinite for subnormal
+    # `largest`. Scaling such rows by a power of two first is exact and keeps
+    # that reciprocal normal; other rows are multiplied by exactly 1.
+    # Half-precision ranges hold neither the thresholds nor the factors.
+    if keras.backend.standardize_dtype(x.dtype) in ("float32", "float64"):
+        scale = ops.where(
+            largest > 2.0**100,
+            2.0**-64,
+            ops.where(largest < 2.0**-100, 2.0**64, 1.0),
+        )
+        scale = ops.cast(scale, x.dtype)
+        x, largest = x * scale, largest * scale
     x = x / ops.where(largest > 0, largest, 1.0)
     squared_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
     return x * ops.rsqrt(ops.maximum(squared_norm, 1.0))
@@ -102,9 +117,9 @@ def integers_to_value_range(images, value_range=(0.0, 1.0)):
 
     >>> import numpy as np
     >>> pixels = np.array([0, 51, 255], dtype="uint8")
-    >>> keras.ops.convert_to_numpy(
-    ...     keras_sincere.ops.integers_to_value_range(pixels)).tolist()
-    [0.0, 0.20000000298023224, 1.0]
+    >>> images = keras_sincere.ops.integers_to_value_range(pixels)
+    >>> keras.ops.convert_to_numpy(images).astype("float64").round(3).tolist()
+    [0.0, 0.2, 1.0]
     """
     dtype = keras.backend.standardize_dtype(getattr(images, "dtype", "float32"))
     if not dtype.startswith(("int", "uint")):
