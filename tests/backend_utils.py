@@ -1,8 +1,10 @@
-"""Gradients through each backend's autodiff, for tests only.
+"""Gradients through each backend's autodiff, for tests and benchmarks only.
 
 The library itself is backend-agnostic; tests need `value_and_gradient`,
 which Keras does not expose, so the backend-specific code lives here.
 """
+
+from collections.abc import Callable
 
 import keras
 
@@ -34,6 +36,56 @@ def value_and_gradient(fn, x):
         (gradient,) = torch.autograd.grad(value, tensor)
         return _numpy(value.detach()), _numpy(gradient.detach())
     raise NotImplementedError(backend)
+
+
+def compiled_value_and_gradient(fn: Callable, compile_torch: bool = True) -> Callable:
+    """`x -> (fn(x), d fn(x) / dx)` compiled by each backend's compiler.
+
+    `jax.jit` on JAX (the returned function is the jitted one, so
+    `.lower(x).compile()` works on it), `tf.function(jit_compile=True)` (XLA)
+    on TensorFlow, `torch.compile` on PyTorch (or eager PyTorch with
+    `compile_torch=False`). `fn` maps a float tensor to a scalar; the
+    returned function takes a numpy array or a backend tensor and returns
+    backend tensors (`to_numpy(*step(x))` for numpy). Compiling happens on
+    the first call; keep the returned function to reuse the compiled program.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(jax.value_and_grad(fn))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = fn(x)
+            return value, tape.gradient(value, x)
+
+        return lambda x: step(tf.convert_to_tensor(x))
+    if backend == "torch":
+        import torch
+
+        forward = torch.compile(fn) if compile_torch else fn
+
+        def torch_step(x):
+            if isinstance(x, torch.Tensor):
+                tensor = x.detach().requires_grad_(True)
+            else:
+                tensor = torch.tensor(x, requires_grad=True)
+            value = forward(tensor)
+            (gradient,) = torch.autograd.grad(value, tensor)
+            return value.detach(), gradient.detach()
+
+        return torch_step
+    raise NotImplementedError(backend)
+
+
+def to_numpy(*tensors):
+    """Backend tensors as numpy arrays (half types widened to float32)."""
+    return tuple(_numpy(tensor) for tensor in tensors)
 
 
 def _numpy(tensor):

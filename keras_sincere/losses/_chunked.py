@@ -26,6 +26,7 @@ Anchors and keys are separate arguments so that anchors can be a subset of
 the keys (for example the local rows of a batch gathered across devices).
 """
 
+import functools
 from collections.abc import Callable
 
 import keras
@@ -33,7 +34,8 @@ from keras import ops
 
 # `block_fn(anchors, anchor_labels, anchor_index, keys, key_labels)` returns
 # two float32 tensors of shape `(c,)` for `c` anchor rows: the per-anchor
-# losses, which are differentiated, and a second output that is not.
+# losses, which are differentiated, and the per-anchor positive counts,
+# which are not.
 BlockFn = Callable[..., tuple]
 
 
@@ -60,7 +62,8 @@ def map_blocks(
         chunk_size: anchor rows per block, `>= 1`.
 
     Returns:
-        The two outputs of `block_fn` for all `N` anchors, each `(N,)`.
+        `(losses, positive_counts)`, the two outputs of `block_fn` for all
+        `N` anchors, each `(N,)`.
     """
     count = anchors.shape[0]
     if count is not None and count <= chunk_size:
@@ -105,11 +108,11 @@ def _jax_map_blocks(
     def one_block(block_anchors, block_labels, block_index, keys, key_labels):
         return block_fn(block_anchors, block_labels, block_index, keys, key_labels)
 
-    losses, second = jax.lax.map(
+    losses, positive_counts = jax.lax.map(
         lambda xs: one_block(*xs, keys, key_labels),
         (blocks(anchors), blocks(anchor_labels), blocks(anchor_index, fill=-1)),
     )
-    return losses.reshape(-1)[:count], second.reshape(-1)[:count]
+    return losses.reshape(-1)[:count], positive_counts.reshape(-1)[:count]
 
 
 def _tensorflow_map_blocks(
@@ -120,18 +123,13 @@ def _tensorflow_map_blocks(
     anchors = tf.convert_to_tensor(anchors)
     keys = tf.convert_to_tensor(keys)
     count = tf.shape(anchors)[0]
-    padding = _padding(count, chunk_size)
-    num_blocks = (count + padding) // chunk_size
-    depth = anchors.shape[-1]
-
-    def blocks(x, fill=0):
-        x = tf.pad(
-            x, [[0, padding]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill
-        )
-        return tf.reshape(x, tf.concat([[num_blocks, chunk_size], tf.shape(x)[1:]], 0))
-
+    blocks = functools.partial(_tensorflow_blocks, count=count, chunk_size=chunk_size)
     label_blocks = blocks(tf.convert_to_tensor(anchor_labels))
     index_blocks = blocks(tf.convert_to_tensor(anchor_index), fill=-1)
+
+    def recompute_block(b, block_anchors, keys):
+        labels, index = label_blocks[b], index_blocks[b]
+        return block_fn(block_anchors, labels, index, keys, key_labels)
 
     @tf.custom_gradient
     def blocked(anchors, keys):
@@ -139,60 +137,73 @@ def _tensorflow_map_blocks(
         # Nothing in the forward loop is recorded for autodiff (the inputs
         # are cut from the tape), so none of its blocks stays in memory.
         constant_keys = tf.stop_gradient(keys)
-        losses, second = tf.map_fn(
+        losses, positive_counts = tf.map_fn(
             lambda xs: block_fn(*xs, constant_keys, key_labels),
             (tf.stop_gradient(anchor_blocks), label_blocks, index_blocks),
             fn_output_signature=(tf.float32, tf.float32),
         )
 
         def grad(upstream, unused_upstream):
-            del unused_upstream  # The second output is not differentiable.
-            upstream_blocks = blocks(upstream)
-
-            def body(b, key_gradient, anchor_gradients):
-                block_anchors = anchor_blocks[b]
-                with tf.GradientTape() as tape:
-                    tape.watch([block_anchors, keys])
-                    block_loss, _ = block_fn(
-                        block_anchors,
-                        label_blocks[b],
-                        index_blocks[b],
-                        keys,
-                        key_labels,
-                    )
-                d_anchors, d_keys = tape.gradient(
-                    block_loss,
-                    [block_anchors, keys],
-                    output_gradients=upstream_blocks[b],
-                )
-                return (
-                    b + 1,
-                    key_gradient + d_keys,
-                    anchor_gradients.write(b, d_anchors),
-                )
-
-            _, key_gradient, anchor_gradients = tf.while_loop(
-                lambda b, *_: b < num_blocks,
-                body,
-                (
-                    tf.constant(0),
-                    tf.zeros_like(keys),
-                    tf.TensorArray(
-                        tf.float32,
-                        size=num_blocks,
-                        element_shape=tf.TensorShape([chunk_size, depth]),
-                    ),
-                ),
+            del unused_upstream  # The positive counts are not differentiable.
+            anchor_gradient, key_gradient = _tensorflow_recomputed_gradients(
+                recompute_block, anchor_blocks, keys, blocks(upstream), chunk_size
             )
-            anchor_gradient = tf.reshape(anchor_gradients.stack(), [-1, depth])
             return anchor_gradient[:count], key_gradient
 
-        return (
+        outputs = (
             tf.reshape(losses, [-1])[:count],
-            tf.reshape(second, [-1])[:count],
-        ), grad
+            tf.reshape(positive_counts, [-1])[:count],
+        )
+        return outputs, grad
 
     return blocked(anchors, keys)
+
+
+def _tensorflow_blocks(x, count, chunk_size, fill=0):
+    """`x` `(count, ...)` padded with `fill` to whole blocks, `(blocks, chunk, ...)`."""
+    import tensorflow as tf
+
+    padding = _padding(count, chunk_size)
+    num_blocks = (count + padding) // chunk_size
+    x = tf.pad(x, [[0, padding]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill)
+    return tf.reshape(x, tf.concat([[num_blocks, chunk_size], tf.shape(x)[1:]], 0))
+
+
+def _tensorflow_recomputed_gradients(
+    recompute_block, anchor_blocks, keys, upstream_blocks, chunk_size
+):
+    """Gradients of the blocks' losses, recomputing one block at a time.
+
+    `recompute_block(b, block_anchors, keys)` returns the outputs of block
+    `b` again, now under a tape; `upstream_blocks[b]` is the incoming
+    gradient of its losses. Returns the gradient of the anchors
+    `(blocks * chunk_size, D)` (padding rows included) and of the keys,
+    summed over the blocks.
+    """
+    import tensorflow as tf
+
+    num_blocks = tf.shape(anchor_blocks)[0]
+    depth = keys.shape[-1]
+
+    def body(b, key_gradient, anchor_gradients):
+        block_anchors = anchor_blocks[b]
+        with tf.GradientTape() as tape:
+            tape.watch([block_anchors, keys])
+            losses, _ = recompute_block(b, block_anchors, keys)
+        d_anchors, d_keys = tape.gradient(
+            losses, [block_anchors, keys], output_gradients=upstream_blocks[b]
+        )
+        return b + 1, key_gradient + d_keys, anchor_gradients.write(b, d_anchors)
+
+    anchor_gradients = tf.TensorArray(
+        tf.float32, size=num_blocks, element_shape=tf.TensorShape([chunk_size, depth])
+    )
+    _, key_gradient, anchor_gradients = tf.while_loop(
+        lambda b, *_: b < num_blocks,
+        body,
+        (tf.constant(0), tf.zeros_like(keys), anchor_gradients),
+    )
+    return tf.reshape(anchor_gradients.stack(), [-1, depth]), key_gradient
 
 
 def _torch_map_blocks(
@@ -204,7 +215,7 @@ def _torch_map_blocks(
     needs_gradient = torch.is_grad_enabled() and (
         anchors.requires_grad or keys.requires_grad
     )
-    losses, second = [], []
+    losses, positive_counts = [], []
     # `split` rather than slicing: its backward pass concatenates the blocks'
     # gradients once, where each slice would scatter its block into a fresh
     # zero tensor of all N rows.
@@ -223,8 +234,8 @@ def _torch_map_blocks(
         else:
             outputs = block_fn(*block)
         losses.append(outputs[0])
-        second.append(outputs[1])
-    return torch.cat(losses), torch.cat(second)
+        positive_counts.append(outputs[1])
+    return torch.cat(losses), torch.cat(positive_counts)
 
 
 def _loop_map_blocks(

@@ -46,17 +46,22 @@ class Replicas:
         """
         raise NotImplementedError
 
-    def gather_constant(self, x):
-        """`gather` without gradient (labels, masks)."""
+    def gather_without_gradient(self, x):
+        """`gather` with no gradient flowing back (labels, masks)."""
         raise NotImplementedError
 
-    def total(self, x):
-        """Sum of `x` over the replicas, without gradient."""
+    def all_reduce_sum(self, x):
+        """Sum of `x` over the replicas (an all-reduce), without gradient."""
         raise NotImplementedError
 
     def offset(self, local_size):
         """Position of this replica's first row in `gather`'s result."""
         raise NotImplementedError
+
+
+def replicas_to_gather(gather_distributed: bool) -> "Replicas | None":
+    """The replicas to gather from when `gather_distributed`, else `None`."""
+    return active_replicas() if gather_distributed else None
 
 
 def active_replicas():
@@ -123,12 +128,12 @@ class _TensorFlowReplicas(Replicas):
 
         return gather_with_gradient(x)
 
-    def gather_constant(self, x):
+    def gather_without_gradient(self, x):
         import tensorflow as tf
 
         return self.context.all_gather(tf.stop_gradient(x), axis=0)
 
-    def total(self, x):
+    def all_reduce_sum(self, x):
         import tensorflow as tf
 
         return self.context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(x))
@@ -199,7 +204,7 @@ class _TorchReplicas(Replicas):
         self._check_same_size(x)
         return _torch_gather_function().apply(x)
 
-    def gather_constant(self, x):
+    def gather_without_gradient(self, x):
         import torch
         import torch.distributed as dist
 
@@ -207,7 +212,7 @@ class _TorchReplicas(Replicas):
         dist.all_gather(parts, x.detach().contiguous())
         return torch.cat(parts, dim=0)
 
-    def total(self, x):
+    def all_reduce_sum(self, x):
         import torch.distributed as dist
 
         total = ops.convert_to_tensor(x).detach().clone()

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from keras_sincere import losses
+from tests.backend_utils import compiled_value_and_gradient
+from tests.backend_utils import to_numpy
 from tests.backend_utils import value_and_gradient
-from tests.losses.contrastive_loss_test import toy_model
-from tests.losses.contrastive_loss_test import toy_views
 from tests.losses.loss_specs import SPEC_IDS
 from tests.losses.loss_specs import SPECS
+from tests.losses.softmax_contrastive_loss_test import toy_model
+from tests.losses.softmax_contrastive_loss_test import toy_views
 
 specs = pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 
@@ -56,34 +58,6 @@ def assert_same(got, expected):
         rtol=1e-5,
         atol=1e-5,
     )
-
-
-def compiled_value_and_gradient(fn, x):
-    """`value_and_gradient` through each backend's compiler."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        value, gradient = jax.jit(jax.value_and_grad(fn))(x)
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(jit_compile=True)
-        def step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                value = fn(x)
-            return value, tape.gradient(value, x)
-
-        value, gradient = step(tf.constant(x))
-    else:
-        import torch
-
-        tensor = torch.tensor(x, requires_grad=True)
-        value = torch.compile(fn)(tensor)
-        (gradient,) = torch.autograd.grad(value, tensor)
-        value, gradient = value.detach(), gradient.detach()
-    return keras.ops.convert_to_numpy(value), keras.ops.convert_to_numpy(gradient)
 
 
 @pytest.mark.parametrize(
@@ -130,9 +104,8 @@ def test_compiled_chunked_path_equals_eager_dense_path():
     spec = SINCERE
     labels, embeddings = make_batch("mixed_two_views", seed=3)
     chunked = spec.loss_class(chunk_size=7, **spec.kwargs)
-    value, gradient = compiled_value_and_gradient(
-        lambda z: chunked(labels, z), embeddings
-    )
+    step = compiled_value_and_gradient(lambda z: chunked(labels, z))
+    value, gradient = to_numpy(*step(embeddings))
     dense = spec.loss_class(**spec.kwargs)
     dense_value, dense_gradient = value_and_gradient(
         lambda z: dense(labels, z), embeddings

@@ -16,7 +16,8 @@ import keras
 import numpy as np
 
 from keras_sincere import losses
-from keras_sincere.losses import _distributed
+from keras_sincere.losses._distributed import active_replicas
+from keras_sincere.losses._distributed import loss_scale
 
 CHECKS = pathlib.Path(__file__).parent / "distributed_checks"
 BACKEND = keras.backend.backend()
@@ -36,8 +37,8 @@ def run_check(script, **environment):
 
 
 def test_outside_a_distributed_step_nothing_is_gathered():
-    assert _distributed.active_replicas() is None
-    assert _distributed.loss_scale() == 1.0
+    assert active_replicas() is None
+    assert loss_scale() == 1.0
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     labels = np.array([0, 1, 2, 0, 1, 2])

@@ -18,8 +18,8 @@ def test_rejects_bad_epsilon(epsilon):
 
 def test_value_falls_as_the_margin_grows(rng):
     # log(exp(-eps) + exp(LSE_n - s_ip)) decreases in eps and stays above -eps.
-    labels = rng.integers(0, 3, size=10)
-    embeddings = rng.normal(size=(10, 2, 6)).astype("float32")
+    labels = rng.integers(0, 3, size=6)
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     values = [
         float(losses.EpsilonSupInfoNCELoss(epsilon=epsilon)(labels, embeddings))
         for epsilon in (0.0, 0.1, 0.25, 0.5)
@@ -30,8 +30,8 @@ def test_value_falls_as_the_margin_grows(rng):
 
 def test_no_negatives_gives_minus_epsilon_with_zero_gradient(rng):
     # -s + log(exp(s - eps)) = -eps: a constant, as the formula says.
-    embeddings = rng.normal(size=(4, 2, 3)).astype("float32")
-    labels = np.zeros(4, int)
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
+    labels = np.zeros(6, int)
     value, gradient = value_and_gradient(
         lambda z: losses.EpsilonSupInfoNCELoss(epsilon=0.25)(labels, z), embeddings
     )

@@ -23,9 +23,9 @@ def test_ignores_labels(rng):
 
 
 def test_one_view_has_no_positive(rng):
-    embeddings = rng.normal(size=(5, 4)).astype("float32")
+    embeddings = rng.normal(size=(12, 4)).astype("float32")
     assert not np.any(np.asarray(losses.infonce(None, embeddings)))
-    assert float(losses.InfoNCELoss()(np.arange(5), embeddings)) == 0.0
+    assert float(losses.InfoNCELoss()(np.arange(12), embeddings)) == 0.0
 
 
 def test_default_temperature_is_simclr():

@@ -1,4 +1,9 @@
-"""SINCERE: the published table, the identities, and no intra-class repulsion."""
+"""SINCERE: the identities, and no intra-class repulsion.
+
+The published table is checked for every loss in
+`softmax_contrastive_loss_test.py`. Batches hold `N = 12` embeddings of
+dimension 4 where the shape does not matter (JAX compiles per shape).
+"""
 
 import numpy as np
 import pytest
@@ -7,36 +12,10 @@ from keras_sincere import losses
 from tests.backend_utils import value_and_gradient
 from tests.losses import naive
 
-# The public test table of google-research/supcon (losses_test.py): raw,
-# un-normalised features, labels (0, 0, 1), T = 1. Its "one positive"
-# denominator mode is SINCERE, its "all" mode is SupCon.
-TABLE_FEATURES = np.array(
-    [
-        [[0.01, 0.02, 0.14], [0.38, 0.61, 0.50]],
-        [[0.86, 0.97, 0.33], [0.26, 0.68, 0.45]],
-        [[0.32, 0.64, 0.28], [0.45, 0.74, 0.73]],
-    ],
-    dtype="float32",
-)
-TABLE_LABELS = np.array([0, 0, 1])
-TABLE_SINCERE = [1.1782627, 1.3435497, 1.58471]
-TABLE_SUPCON = [1.6755852, 1.7973773, 1.58471]
-
-
-def test_published_table():
-    got = losses.sincere(TABLE_LABELS, TABLE_FEATURES, temperature=1.0, normalize=False)
-    np.testing.assert_allclose(np.asarray(got), TABLE_SINCERE, atol=1e-6)
-    # The naive loop agrees with the same table, so the oracle is right too.
-    np.testing.assert_allclose(
-        naive.sincere(TABLE_LABELS, TABLE_FEATURES, 1.0, normalize=False),
-        TABLE_SINCERE,
-        atol=1e-6,
-    )
-
 
 def test_epsilon_zero_is_sincere(rng):
-    labels = rng.integers(0, 3, size=10)
-    embeddings = rng.normal(size=(10, 2, 6)).astype("float32")
+    labels = rng.integers(0, 3, size=6)
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     np.testing.assert_allclose(
         np.asarray(losses.epsilon_supinfonce(labels, embeddings, epsilon=0.0)),
         np.asarray(losses.sincere(labels, embeddings)),
@@ -46,9 +25,9 @@ def test_epsilon_zero_is_sincere(rng):
 
 
 def test_unique_labels_is_infonce(rng):
-    embeddings = rng.normal(size=(8, 2, 6)).astype("float32")
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     np.testing.assert_allclose(
-        np.asarray(losses.sincere(np.arange(8) * 7, embeddings, temperature=0.5)),
+        np.asarray(losses.sincere(np.arange(6) * 7, embeddings, temperature=0.5)),
         np.asarray(losses.infonce(None, embeddings, temperature=0.5)),
         rtol=1e-6,
     )
@@ -56,14 +35,14 @@ def test_unique_labels_is_infonce(rng):
 
 def test_one_positive_per_anchor_supcon_equals_sincere(rng):
     # Two views of unique labels, or pairs of one-view samples: |P_i| = 1.
-    embeddings = rng.normal(size=(6, 2, 5)).astype("float32")
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     np.testing.assert_allclose(
         np.asarray(losses.sincere(np.arange(6), embeddings)),
         np.asarray(losses.supcon(np.arange(6), embeddings)),
         rtol=1e-5,
     )
-    pairs = rng.normal(size=(6, 5)).astype("float32")
-    labels = np.array([0, 0, 1, 1, 2, 2])
+    pairs = rng.normal(size=(12, 4)).astype("float32")
+    labels = np.arange(12) // 2
     np.testing.assert_allclose(
         np.asarray(losses.sincere(labels, pairs)),
         np.asarray(losses.supcon(labels, pairs)),
@@ -74,8 +53,8 @@ def test_one_positive_per_anchor_supcon_equals_sincere(rng):
 @pytest.mark.parametrize("seed", range(5))
 def test_supcon_is_at_least_sincere(seed):
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, size=12)
-    embeddings = rng.normal(size=(12, 2, 4)).astype("float32")
+    labels = rng.integers(0, 3, size=6)
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
     supcon = np.asarray(losses.supcon(labels, embeddings))
     sincere = np.asarray(losses.sincere(labels, embeddings))
     assert np.all(supcon >= sincere - 1e-6)
@@ -87,8 +66,8 @@ def test_supcon_is_at_least_sincere(seed):
 
 
 def test_no_negatives_gives_zero_with_zero_gradient(rng):
-    embeddings = rng.normal(size=(4, 2, 3)).astype("float32")
-    labels = np.zeros(4, int)
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
+    labels = np.zeros(6, int)
     value, gradient = value_and_gradient(
         lambda z: losses.SincereLoss()(labels, z), embeddings
     )
@@ -99,9 +78,9 @@ def test_no_negatives_gives_zero_with_zero_gradient(rng):
 def test_labels_above_float32_precision_stay_distinct(rng):
     # 2**24 and 2**24 + 1 are the same float32: compared as floats they would
     # merge two classes and change the loss.
-    labels = np.array([2**24, 2**24, 2**24 + 1, 2**24 + 1], dtype="int64")
-    embeddings = rng.normal(size=(4, 2, 5)).astype("float32")
-    expected = naive.sincere(np.array([0, 0, 1, 1]), embeddings)
+    labels = np.array([2**24] * 3 + [2**24 + 1] * 3, dtype="int64")
+    embeddings = rng.normal(size=(6, 2, 4)).astype("float32")
+    expected = naive.sincere(np.array([0, 0, 0, 1, 1, 1]), embeddings)
     np.testing.assert_allclose(
         np.asarray(losses.sincere(labels, embeddings)), expected, rtol=1e-5
     )

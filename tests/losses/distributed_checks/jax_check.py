@@ -34,8 +34,12 @@ def fit_one_step(name, views):
     model.layers[0].kernel.assign(common.kernel())
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss=common.losses(True)[name])
     x, y = common.batch(views)
-    before = model.evaluate(x, y, batch_size=common.GLOBAL_BATCH, verbose=0)
-    model.fit(x, y, batch_size=common.GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0)
+    # One step on one batch: its loss is that of the weights before the step
+    # (no separate `evaluate`, which would compile a second program).
+    history = model.fit(
+        x, y, batch_size=common.GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0
+    )
+    before = history.history["loss"][0]
     return before, keras.ops.convert_to_numpy(model.layers[0].kernel)
 
 

@@ -1,10 +1,16 @@
 """The checklist every loss passes on every backend.
 
-Values and gradients against the naive loops of `naive.py`, edge cases,
-and the Keras contract (config, serialisation, reductions, sample weights,
-dtype, `compile`/`fit`, jit, mixed precision, saving).
+The published table, values and gradients against the naive loops of
+`naive.py`, edge cases, and the Keras contract (config, serialisation,
+reductions, sample weights, dtype, `compile`/`fit`, jit, mixed precision,
+saving).
+
+Batches hold `N = 12` embeddings of dimension 4 wherever the shape is not
+what a test is about: JAX compiles each operation of an eager call once per
+shape, which costs far more than the arithmetic at these sizes.
 """
 
+import functools
 import math
 
 import keras
@@ -14,13 +20,16 @@ import pytest
 from tests.backend_utils import value_and_gradient
 from tests.losses.loss_specs import SPEC_IDS
 from tests.losses.loss_specs import SPECS
+from tests.losses.loss_specs import SPECS_BY_NAME
+from tests.losses.loss_specs import TABLE_FEATURES
+from tests.losses.loss_specs import TABLE_LABELS
 
 BATCHES = {
-    # name: (labels, views, dim)
-    "balanced": ([0, 0, 1, 1, 2, 2], 2, 5),
-    "imbalanced": ([3, 0, 0, 0, 0, 1, 2, 2], 2, 4),
-    "one_view_with_singleton": ([0, 0, 1, 1, 1, 2], 1, 5),
-    "three_views": ([0, 1, 1, 2], 3, 3),
+    # name: (labels, views, dim); N = 12 in all of them.
+    "balanced": ([0, 0, 1, 1, 2, 2], 2, 4),
+    "imbalanced": ([3, 0, 0, 0, 2, 2], 2, 4),
+    "one_view_with_singleton": ([0, 0, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5], 1, 4),
+    "three_views": ([0, 1, 1, 2], 3, 4),
 }
 
 specs = pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
@@ -77,7 +86,25 @@ def assert_finite(*arrays):
         assert np.all(np.isfinite(np.asarray(array, dtype=np.float64))), array
 
 
-# Values and gradients against the naive loops.
+# The published table, and values and gradients against the naive loops.
+
+published_specs = [spec for spec in SPECS if spec.published_table is not None]
+
+
+@pytest.mark.parametrize(
+    "spec", published_specs, ids=[spec.name for spec in published_specs]
+)
+def test_published_table(spec):
+    got = spec.function(
+        TABLE_LABELS, TABLE_FEATURES, temperature=1.0, normalize=False, **spec.kwargs
+    )
+    np.testing.assert_allclose(np.asarray(got), spec.published_table, atol=1e-6)
+    # The naive loop agrees with the same table, so the oracle is right too.
+    np.testing.assert_allclose(
+        spec.oracle(TABLE_LABELS, TABLE_FEATURES, 1.0, normalize=False, **spec.kwargs),
+        spec.published_table,
+        atol=1e-6,
+    )
 
 
 @specs
@@ -139,10 +166,10 @@ def test_labels_of_shape_batch_by_one_are_accepted(spec):
 # Edge cases: never NaN or Inf, in value or gradient.
 
 EDGE_BATCHES = {
-    "singletons_one_view": ([0, 1, 2, 3], 1),
-    "all_one_class": ([5, 5, 5, 5], 2),
-    "all_one_class_one_view": ([5, 5, 5], 1),
-    "all_distinct": ([0, 1, 2, 3], 2),
+    "singletons_one_view": (list(range(12)), 1),
+    "all_one_class": ([5] * 6, 2),
+    "all_one_class_one_view": ([5] * 12, 1),
+    "all_distinct": (list(range(6)), 2),
     "single_sample_two_views": ([0], 2),
     "single_sample_one_view": ([0], 1),
 }
@@ -323,13 +350,13 @@ def test_rejects_non_boolean_normalize(spec, normalize):
 
 
 @specs
-@pytest.mark.parametrize("weights", [[1.0, -1.0, 1.0, 1.0], [1.0, np.nan, 1.0, 1.0]])
-def test_rejects_negative_or_non_finite_sample_weight(spec, weights):
-    embeddings = np.zeros((4, 2, 3), "float32")
+@pytest.mark.parametrize("bad_weight", [-1.0, np.nan])
+def test_rejects_negative_or_non_finite_sample_weight(spec, bad_weight):
+    labels, embeddings = make_batch("balanced")
+    weights = np.ones(len(labels))
+    weights[1] = bad_weight
     with pytest.raises(ValueError, match="sample_weight"):
-        spec.loss_class(**spec.kwargs)(
-            np.array([0, 0, 1, 1]), embeddings, sample_weight=np.array(weights)
-        )
+        spec.loss_class(**spec.kwargs)(labels, embeddings, sample_weight=weights)
 
 
 # The Keras contract.
@@ -393,11 +420,13 @@ def test_sample_weight(spec, shape):
     labels, embeddings = make_batch("one_view_with_singleton")
     per_sample = spec.oracle(labels, embeddings, **spec.kwargs)
     valid = _samples_with_positive(labels, embeddings.shape, spec)
-    weights = np.array([0.5, 2.0, 0.0, 1.0, 3.0, 4.0], "float32")
+    weights = np.array([0.5, 2.0, 0.0, 1.0, 3.0, 4.0] * 2, "float32")
     sample_weight = {"vector": weights, "column": weights[:, None], "scalar": 2.0}[
         shape
     ]
-    weights = np.broadcast_to(np.asarray(sample_weight, "float32").reshape(-1), (6,))
+    weights = np.broadcast_to(
+        np.asarray(sample_weight, "float32").reshape(-1), (len(labels),)
+    )
     total = (per_sample * weights * valid).sum()
     count = max(valid.sum(), 1)
     for reduction, expected in [
@@ -463,21 +492,57 @@ def fit_losses(loss, epochs=8, **compile_kwargs):
     return model, history.history["loss"]
 
 
-@specs
+# SupCon with a base temperature only rescales SupCon's loss: its fits would
+# repeat SupCon's, each with a train step of its own to compile.
+fitted_specs = [spec for spec in SPECS if spec.name != "supcon_base_temperature"]
+fit_specs = pytest.mark.parametrize(
+    "spec", fitted_specs, ids=[spec.name for spec in fitted_specs]
+)
+
+
+@functools.cache
+def trained(spec_name):
+    """A model fitted with the loss of a spec at `T = 0.2`, and its losses.
+
+    Shared by the tests that only read it: every fit compiles a train step.
+    """
+    spec = SPECS_BY_NAME[spec_name]
+    return fit_losses(spec.loss_class(temperature=0.2, **spec.kwargs))
+
+
+@fit_specs
 def test_fit_decreases_the_loss(spec):
-    _, losses = fit_losses(spec.loss_class(**spec.kwargs))
+    _, losses = trained(spec.name)
     assert_finite(losses)
     assert losses[-1] < losses[0]
 
 
-@specs
+def first_step(loss, jit_compile):
+    """A model after one SGD step on 6 samples (`N = 12`), and its loss."""
+    keras.utils.set_random_seed(0)
+    x, y = toy_views(samples=6)
+    model = toy_model()
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1), loss=loss, jit_compile=jit_compile
+    )
+    return model, model.train_on_batch(x, y)
+
+
+@fit_specs
 def test_fit_with_jit_compile(spec):
-    # XLA on TensorFlow and JAX, torch.compile on torch.
-    _, losses = fit_losses(spec.loss_class(**spec.kwargs), epochs=3, jit_compile=True)
-    assert_finite(losses)
+    # XLA on TensorFlow and JAX, torch.compile on torch; against the step
+    # without (eager on JAX and torch, a plain graph on TensorFlow).
+    compiled, compiled_value = first_step(spec.loss_class(**spec.kwargs), True)
+    model, value = first_step(spec.loss_class(**spec.kwargs), False)
+    np.testing.assert_allclose(compiled_value, value, rtol=1e-5)
+    for got, expected in zip(compiled.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    x, y = toy_views(samples=12)
+    losses = compiled.fit(x, y, batch_size=6, epochs=3, verbose=0).history["loss"]
+    assert_finite(compiled_value, losses)
 
 
-@specs
+@fit_specs
 def test_fit_under_mixed_float16(spec):
     keras.config.set_dtype_policy("mixed_float16")
     model, losses = fit_losses(spec.loss_class(**spec.kwargs), epochs=3)
@@ -487,13 +552,13 @@ def test_fit_under_mixed_float16(spec):
 
 @specs
 def test_compiled_model_saves_and_loads(spec, tmp_path):
-    loss = spec.loss_class(temperature=0.2, **spec.kwargs)
-    model, _ = fit_losses(loss, epochs=1)
+    model, _ = trained(spec.name)
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.models.load_model(path)
     assert type(restored.loss) is spec.loss_class
-    assert restored.loss.get_config() == loss.get_config()
+    assert restored.loss.get_config() == model.loss.get_config()
+    assert restored.loss.temperature == 0.2
     x, y = toy_views(seed=1)
     np.testing.assert_allclose(
         restored.evaluate(x, y, batch_size=16, verbose=0),

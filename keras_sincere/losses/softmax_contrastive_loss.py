@@ -1,25 +1,58 @@
-"""Base class shared by the four contrastive losses."""
+"""The base of the four losses: a per-anchor loss function and a thin class.
 
+As Keras core wraps a loss function in a class (`LossFunctionWrapper`),
+each loss here is one function, the loss of each anchor row, wrapped by
+`SoftmaxContrastiveLoss`, which does everything else.
+"""
+
+import functools
+import inspect
 import numbers
+from collections.abc import Callable
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_sincere.losses import _distributed
-from keras_sincere.losses import _kernel
+from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_positive
+from keras_sincere.losses._distributed import loss_scale
+from keras_sincere.losses._distributed import replicas_to_gather
+from keras_sincere.losses._per_sample import check_chunk_size
+from keras_sincere.losses._per_sample import per_sample_losses
 
 
-class ContrastiveLoss(keras.losses.Loss):
-    """Base class of the supervised contrastive losses.
+class SoftmaxContrastiveLoss(keras.losses.Loss):
+    """Base class of the softmax (InfoNCE-style) supervised contrastive losses.
 
-    Subclasses implement `anchor_losses(logits, positive, negative)`, the loss
-    of each anchor row from its row of logits `s_ij = z_i . z_j / T` over the
-    `N = B * V` embeddings and the float32 0/1 masks of positives (same
-    label, not itself) and negatives (other label); everything else (checks,
-    normalisation, masks, chunking, averaging, reduction) is shared. The rows
-    are all `N` anchors on the dense path and `chunk_size` of them at a time
-    on the chunked one, so `anchor_losses` must treat rows independently.
+    A loss is a function `anchor_losses(logits, positive, negative,
+    **options)`: the loss of each anchor row from its row of logits
+    `s_ij = z_i . z_j / T` over the `N = B * V` embeddings and the float32
+    0/1 masks of positives (same label, not itself) and negatives (other
+    label). Everything else (checks, normalisation, masks, chunking,
+    gathering across devices, averaging, reduction) is shared. The rows are
+    all `N` anchors on the dense path and `chunk_size` of them at a time on
+    the chunked one, so `anchor_losses` must treat rows independently.
+    Subclasses pass their function and options, and set `uses_labels =
+    False` if every sample is its own class; `per_sample_losses` is their
+    functional form:
+
+    ```python
+    def hard_anchor_losses(logits, positive, negative, margin):
+        ...  # one float32 value per row
+
+
+    @keras.saving.register_keras_serializable(package="my_package")
+    class HardLoss(SoftmaxContrastiveLoss):
+        def __init__(self, temperature=0.1, margin=0.5, name="hard_loss", **kwargs):
+            super().__init__(
+                hard_anchor_losses, temperature, name=name, margin=margin, **kwargs
+            )
+
+
+    def hard(y_true, y_pred, temperature=0.1, margin=0.5, **kwargs):
+        return HardLoss.per_sample_losses(y_true, y_pred, temperature, margin, **kwargs)
+    ```
 
     `call(y_true, y_pred)` returns per-sample losses `(B,)`: the mean over
     the sample's views. Calling the loss reduces them with Keras's
@@ -34,6 +67,7 @@ class ContrastiveLoss(keras.losses.Loss):
     per-sample losses itself, with the same rules as Keras.
 
     Args:
+        anchor_losses: `fn(logits, positive, negative, **options) -> (rows,)`.
         temperature: `T > 0`, dividing the cosine similarities.
         normalize: L2-normalise embeddings before the dot products.
         reduction: a Keras reduction: `"sum_over_batch_size"` (default),
@@ -56,12 +90,16 @@ class ContrastiveLoss(keras.losses.Loss):
             Every device must hold the same number of samples. No effect on
             one device, and none on JAX, where `keras.distribution` already
             computes the loss on the global batch. Defaults to `False`.
+        **options: the loss's own arguments (such as `epsilon`), already
+            checked: passed to `anchor_losses` as keywords, and kept as
+            attributes and in the config.
     """
 
     uses_labels = True
 
     def __init__(
         self,
+        anchor_losses: Callable,
         temperature: float = 0.1,
         normalize: bool = True,
         reduction: str | None = "sum_over_batch_size",
@@ -69,24 +107,47 @@ class ContrastiveLoss(keras.losses.Loss):
         dtype=None,
         chunk_size: int | None = None,
         gather_distributed: bool = False,
+        **options,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.gather_distributed = bool(gather_distributed)
-        self.temperature = _kernel.check_temperature(temperature)
-        self.normalize = _kernel.check_bool(normalize, "normalize")
-        self.chunk_size = _kernel.check_chunk_size(chunk_size)
+        # An unknown option (a misspelt argument) fails here, not at the
+        # first call.
+        inspect.signature(anchor_losses).bind(None, None, None, **options)
+        self.temperature = check_positive(temperature, "temperature")
+        self.normalize = check_bool(normalize, "normalize")
+        self.chunk_size = check_chunk_size(chunk_size)
+        self.gather_distributed = check_bool(gather_distributed, "gather_distributed")
+        self._options = options
+        for option, value in options.items():
+            setattr(self, option, value)
+        self.anchor_losses = functools.partial(anchor_losses, **options)
 
-    def anchor_losses(self, logits, positive, negative):
-        """Returns the loss of each anchor row, shape `(rows,)`."""
-        raise NotImplementedError
+    @classmethod
+    def per_sample_losses(
+        cls,
+        y_true,
+        y_pred,
+        *args,
+        normalize: bool = True,
+        chunk_size: int | None = None,
+        gather_distributed: bool = False,
+    ):
+        """Per-sample losses `(B,)` of this loss: its functional form.
 
-    def _replicas(self):
-        if not self.gather_distributed:
-            return None
-        return _distributed.active_replicas()
+        `args` are the loss's own leading arguments (`temperature`, and for
+        example `epsilon`); the other arguments are those of the class.
+        """
+        loss = cls(
+            *args,
+            normalize=normalize,
+            chunk_size=chunk_size,
+            gather_distributed=gather_distributed,
+        )
+        return loss.call(y_true, y_pred)
 
-    def _losses_and_validity(self, y_true, y_pred, replicas=None):
-        return _kernel.contrastive_loss(
+    def _losses_and_has_positive(self, y_true, y_pred):
+        """`(losses, has_positive)`: float32 `(B,)` and bool `(B,)`."""
+        return per_sample_losses(
             y_true,
             y_pred,
             self.anchor_losses,
@@ -94,23 +155,23 @@ class ContrastiveLoss(keras.losses.Loss):
             normalize=self.normalize,
             use_labels=self.uses_labels,
             chunk_size=self.chunk_size,
-            replicas=replicas,
+            gather_distributed=self.gather_distributed,
         )
 
     def call(self, y_true, y_pred):
-        return self._losses_and_validity(y_true, y_pred, self._replicas())[0]
+        return self._losses_and_has_positive(y_true, y_pred)[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
-            replicas = self._replicas()
-            losses, has_positive = self._losses_and_validity(y_true, y_pred, replicas)
+            losses, has_positive = self._losses_and_has_positive(y_true, y_pred)
             weights = ops.cast(has_positive, "float32")
             if sample_weight is not None:
                 weights = weights * _per_sample_weights(sample_weight, losses)
+            replicas = replicas_to_gather(self.gather_distributed)
             loss = _reduce(losses, weights, has_positive, self.reduction, replicas)
             if self.reduction not in (None, "none"):
                 # Keras's scaling of a reduced loss under tf.distribute.
-                loss = loss * _distributed.loss_scale()
+                loss = loss * loss_scale()
             return ops.cast(loss, self.dtype)
 
     def get_config(self):
@@ -122,6 +183,7 @@ class ContrastiveLoss(keras.losses.Loss):
                 "dtype": self.dtype,
                 "chunk_size": self.chunk_size,
                 "gather_distributed": self.gather_distributed,
+                **self._options,
             }
         )
         return config
@@ -179,7 +241,7 @@ def _reduce(losses, weights, has_positive, reduction, replicas=None):
         count = float(replicas.count)
 
         def global_sum(x):
-            return replicas.total(ops.sum(x))
+            return replicas.all_reduce_sum(ops.sum(x))
 
     if reduction == "sum":
         return total * count

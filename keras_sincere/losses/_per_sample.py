@@ -1,0 +1,270 @@
+"""Per-sample losses: the one computation every loss of this package shares.
+
+Every loss is computed the same way:
+
+1. flatten embeddings `(B, V, D)` to `N = B * V` anchors (sample-major:
+   anchor `b * V + v` is view `v` of sample `b`), cast to float32 and
+   optionally L2-normalise them;
+2. build the logits `s_ij = z_i . z_j / T` with one matmul, and the masks
+   `positive` (same label, not itself) and `negative` (other label);
+3. let the loss turn `(logits, positive, negative)` into one value per
+   anchor (each loss only chooses its denominator);
+4. average each sample's views, leaving out anchors that have no positive.
+
+Steps 2 and 3 are one function, `block_losses`, of a block of anchor rows
+against all `N` columns: each anchor's loss needs only its own row of
+logits. The dense path calls it once on all rows (`O(N^2)` memory); with
+`chunk_size` the rows are streamed in blocks (`_chunked.py`), recomputed in
+the backward pass, in `O(N * D + N * chunk_size)` memory. In a data-parallel
+step with `gather_distributed=True`, the anchors are this device's and the
+columns are gathered from every device (`_distributed.py`).
+"""
+
+import functools
+import numbers
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_label_dtype
+from keras_sincere._validation import check_positive
+from keras_sincere.losses._chunked import map_blocks
+from keras_sincere.losses._distributed import replicas_to_gather
+from keras_sincere.ops import l2_normalize
+from keras_sincere.ops import masked_mean
+
+# `anchor_losses(logits, positive, negative) -> (rows,)`: the loss of each
+# anchor row from its float32 row of logits and its 0/1 float32 masks.
+AnchorLossFn = Callable[..., "keras.KerasTensor"]
+
+
+def check_chunk_size(chunk_size: int | None) -> int | None:
+    """Returns `chunk_size` as an int (or None), or raises if it is not >= 1."""
+    return check_integer(chunk_size, "chunk_size", minimum=1, allow_none=True)
+
+
+def labels_by_sample(y_true, batch_size):
+    """Checks labels of shape `(B,)` or `(B, 1)` and returns them as `(B,)`.
+
+    Labels keep their own dtype: integer labels are compared exactly.
+    Concrete labels (numpy arrays, lists) that the backend's tensor type
+    cannot hold exactly (int64 ids >= 2**31 under JAX's default 32-bit
+    mode, which would wrap and merge classes) are rejected.
+    """
+    if y_true is None:
+        raise ValueError(
+            "`y_true` must hold one integer label per sample, shape (B,) or "
+            "(B, 1). Received: y_true=None"
+        )
+    concrete = None
+    if isinstance(y_true, (list, tuple, np.ndarray, numbers.Number)):
+        concrete = np.asarray(y_true)
+        check_label_dtype(concrete.dtype, concrete.shape, "y_true")
+    labels = ops.convert_to_tensor(y_true)
+    check_label_dtype(labels.dtype, tuple(labels.shape), "y_true")
+    if concrete is not None:
+        _check_labels_fit(concrete, labels.dtype)
+    shape = tuple(labels.shape)
+    if len(shape) == 2:
+        if shape[1] is not None and shape[1] != 1:
+            raise ValueError(
+                "`y_true` must hold one integer label per sample, with shape "
+                f"(B,) or (B, 1). Received: y_true.shape={shape} (one-hot or "
+                "multi-label targets are not supported; pass class indices)."
+            )
+        labels = ops.reshape(labels, (-1,))
+    elif len(shape) != 1:
+        raise ValueError(
+            f"`y_true` must have shape (B,) or (B, 1). Received: y_true.shape={shape}"
+        )
+    count = labels.shape[0]
+    if count is not None and batch_size is not None and count != batch_size:
+        raise ValueError(
+            "`y_true` and `y_pred` must describe the same samples: "
+            f"y_true.shape={shape} has {count} labels but y_pred has "
+            f"{batch_size} samples."
+        )
+    return labels
+
+
+def _check_labels_fit(concrete, tensor_dtype):
+    """Raises if the backend's tensor of `concrete` labels merges classes."""
+    if not concrete.size:
+        return
+    # What the tensor holds, computed in numpy: inside a traced function
+    # (tf.function) the tensor itself cannot be read back.
+    kind = keras.backend.standardize_dtype(tensor_dtype)
+    if not np.array_equal(concrete.astype(kind).astype(concrete.dtype), concrete):
+        raise ValueError(
+            f"`y_true` holds labels that the backend's {kind} tensors cannot "
+            f"represent exactly (range {concrete.min()}..{concrete.max()}, "
+            f"dtype {concrete.dtype}): they would merge classes. Map the "
+            "labels to 0..C-1 first (or enable 64-bit integers on JAX)."
+        )
+
+
+def embeddings_by_view(y_pred):
+    """Checks `y_pred` and returns it as float32 `(B, V, D)`."""
+    embeddings = ops.convert_to_tensor(y_pred)
+    shape = tuple(embeddings.shape)
+    if len(shape) == 2:
+        embeddings = ops.expand_dims(embeddings, 1)
+    elif len(shape) != 3:
+        raise ValueError(
+            "`y_pred` must be embeddings of shape (B, D) or (B, V, D) "
+            f"(V views of each sample). Received: y_pred.shape={shape}"
+        )
+    if embeddings.shape[1] is None:
+        raise ValueError(
+            "The number of views (axis 1 of `y_pred`) must be known when the "
+            f"loss is traced. Received: y_pred.shape={shape}"
+        )
+    if 0 in tuple(embeddings.shape):
+        raise ValueError(
+            "`y_pred` must hold at least one sample, one view and one "
+            f"embedding dimension. Received: y_pred.shape={shape}"
+        )
+    return ops.cast(embeddings, "float32")
+
+
+def pair_masks(anchor_labels, anchor_index, key_labels):
+    """The float32 0/1 masks `(positive, negative)` of anchors against keys.
+
+    `positive`: same label, not the anchor itself (key `anchor_index[i]`);
+    `negative`: another label. Float 0/1 rather than bool, so that the losses
+    mask with products and sums rather than selects.
+    """
+    same_label = ops.equal(anchor_labels[:, None], key_labels[None, :])
+    key_index = ops.arange(ops.shape(key_labels)[0], dtype=anchor_index.dtype)
+    not_self = ops.not_equal(anchor_index[:, None], key_index[None, :])
+    positive = ops.cast(ops.logical_and(same_label, not_self), "float32")
+    negative = ops.cast(ops.logical_not(same_label), "float32")
+    return positive, negative
+
+
+def block_losses(
+    anchors,
+    anchor_labels,
+    anchor_index,
+    keys,
+    key_labels,
+    anchor_losses: AnchorLossFn,
+):
+    """Losses of a block of anchors against every column (key).
+
+    With the anchors already divided by `T`, the logits of the block are
+    `s_ij = a_i . k_j` for its `c` anchor rows and all `M` key columns.
+    Anchor `i` is key `anchor_index[i]` (an index no key has, such as -1,
+    for anchors that are not keys): that one pair is neither positive nor
+    negative. The same function serves the dense path (all anchors, keys =
+    anchors) and each block of the chunked path.
+
+    Args:
+        anchors: float32 `(c, D)`, divided by `T`.
+        anchor_labels: `(c,)`.
+        anchor_index: int `(c,)`, the column of each anchor itself.
+        keys: float32 `(M, D)`.
+        key_labels: `(M,)`.
+        anchor_losses: `fn(logits, positive, negative) -> (c,)`.
+
+    Returns:
+        `(losses, positive_counts)`: float32 `(c,)` each.
+    """
+    # The temperature is folded into the O(N * D) anchors. Keys stay a
+    # different tensor even on the dense path: XLA would otherwise merge the
+    # two backward matmuls into one of `G + G^T`, whose transpose costs more
+    # on CPU than the matmul it saves.
+    logits = ops.matmul(anchors, ops.transpose(keys))
+    positive, negative = pair_masks(anchor_labels, anchor_index, key_labels)
+    return anchor_losses(logits, positive, negative), ops.sum(positive, axis=1)
+
+
+def _anchor_rows(y_true, y_pred, normalize, use_labels, replicas):
+    """Flattened anchors and labels, and the keys they are compared with.
+
+    Returns `(anchors, anchor_labels, anchor_index, keys, key_labels,
+    num_views)`, the anchors not yet divided by the temperature.
+    """
+    embeddings = embeddings_by_view(y_pred)
+    batch_size, num_views = embeddings.shape[0], embeddings.shape[1]
+    if use_labels:
+        labels = labels_by_sample(y_true, batch_size)
+    else:
+        labels = ops.arange(ops.shape(embeddings)[0])
+        if replicas is not None:  # every sample of every replica: its own class
+            offset = replicas.offset(ops.shape(embeddings)[0])
+            labels = labels + ops.cast(offset, labels.dtype)
+    anchors = ops.reshape(embeddings, (-1, embeddings.shape[2]))
+    if normalize:
+        anchors = l2_normalize(anchors)
+    anchor_labels = ops.repeat(labels, num_views, axis=0)
+    anchor_index = ops.arange(ops.shape(anchors)[0], dtype="int32")
+    if replicas is None:
+        return anchors, anchor_labels, anchor_index, anchors, anchor_labels, num_views
+    keys = replicas.gather(anchors)
+    key_labels = replicas.gather_without_gradient(anchor_labels)
+    offset = replicas.offset(ops.shape(anchors)[0])
+    anchor_index = anchor_index + ops.cast(offset, "int32")
+    return anchors, anchor_labels, anchor_index, keys, key_labels, num_views
+
+
+def per_sample_losses(
+    y_true,
+    y_pred,
+    anchor_losses: AnchorLossFn,
+    temperature: float,
+    normalize: bool = True,
+    use_labels: bool = True,
+    chunk_size: int | None = None,
+    gather_distributed: bool = False,
+):
+    """Per-sample losses and which samples had a positive.
+
+    Args:
+        y_true: integer labels `(B,)` or `(B, 1)`. Ignored (may be `None`)
+            when `use_labels=False`, where every sample is its own class.
+        y_pred: embeddings `(B, D)` or `(B, V, D)`.
+        anchor_losses: `fn(logits, positive, negative) -> (n,)`, the loss of
+            each of `n` anchor rows; `logits` is float32 `(n, N)`, the masks
+            float32 0/1 `(n, N)`. It must treat rows independently (`n = N`
+            on the dense path, `n = chunk_size` on the chunked one).
+        temperature: `T > 0`.
+        normalize: L2-normalise embeddings first.
+        use_labels: compare `y_true`; `False` makes each sample its own class.
+        chunk_size: `None` for the dense path; otherwise the number of anchor
+            rows per block of the chunked path (same values and gradients,
+            `O(N * chunk_size)` memory instead of `O(N^2)`).
+        gather_distributed: in a data-parallel step on several replicas,
+            the anchors are this replica's and the keys (columns) are the
+            embeddings of every replica, gathered with a gradient that
+            reaches each replica's own embeddings. No effect outside one.
+
+    Returns:
+        `(losses, has_positive)`: float32 `(B,)` mean over each sample's views
+        of its anchors' losses (anchors with no positive left out, 0 if it has
+        none), and bool `(B,)` telling which samples had any positive.
+    """
+    temperature = check_positive(temperature, "temperature")
+    normalize = check_bool(normalize, "normalize")
+    chunk_size = check_chunk_size(chunk_size)
+    gather_distributed = check_bool(gather_distributed, "gather_distributed")
+    replicas = replicas_to_gather(gather_distributed)
+    anchors, anchor_labels, anchor_index, keys, key_labels, num_views = _anchor_rows(
+        y_true, y_pred, normalize, use_labels, replicas
+    )
+    rows = (anchors * (1.0 / temperature), anchor_labels, anchor_index)
+    block = functools.partial(block_losses, anchor_losses=anchor_losses)
+    if chunk_size is None:
+        losses, positive_counts = block(*rows, keys, key_labels)
+    else:
+        losses, positive_counts = map_blocks(
+            block, *rows, keys, key_labels, chunk_size=chunk_size
+        )
+    anchor_has_positive = ops.reshape(positive_counts > 0, (-1, num_views))
+    losses = ops.reshape(losses, (-1, num_views))
+    sample_losses = masked_mean(losses, ops.cast(anchor_has_positive, "float32"))
+    return sample_losses, ops.any(anchor_has_positive, axis=1)
