@@ -1,7 +1,9 @@
 """A `keras.Sequential` of image layers that takes integer images too."""
 
 import keras
-from keras import ops
+
+from keras_sincere._validation import check_value_range
+from keras_sincere.ops import integers_to_value_range
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -30,12 +32,10 @@ class ImageSequential(keras.Sequential):
 
     def __init__(self, layers=None, value_range=(0.0, 1.0), trainable=True, name=None):
         super().__init__(layers=layers, trainable=trainable, name=name)
-        self.value_range = tuple(float(v) for v in value_range)
+        self.value_range = check_value_range(value_range)
 
     def call(self, inputs, training=None, mask=None, **kwargs):
-        if "int" in keras.backend.standardize_dtype(inputs.dtype):
-            low, high = self.value_range
-            inputs = low + ops.cast(inputs, "float32") * ((high - low) / 255.0)
+        inputs = integers_to_value_range(inputs, self.value_range)
         return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
@@ -46,5 +46,5 @@ class ImageSequential(keras.Sequential):
         config = dict(config)
         value_range = config.pop("value_range", (0.0, 1.0))
         model = super().from_config(config, custom_objects=custom_objects)
-        model.value_range = tuple(float(v) for v in value_range)
+        model.value_range = check_value_range(value_range)
         return model

@@ -1,20 +1,22 @@
 """Colour jitter with torchvision's semantics, written with keras.ops."""
 
-import math
-
 import keras
 from keras import ops
 
-from keras_sincere.augment._arguments import check_value_range
+from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_non_negative
+from keras_sincere._validation import check_number
+from keras_sincere._validation import check_value_range
 
-# ITU-R 601 luma weights, as torchvision's `rgb_to_grayscale` and Keras's.
-LUMA_WEIGHTS = (0.2989, 0.587, 0.114)
 
-
-def grayscale(images):
-    """Luma of RGB images `(..., 3)` as `(..., 1)`."""
-    weights = ops.convert_to_tensor(LUMA_WEIGHTS, dtype=images.dtype)
-    return ops.sum(images * weights, axis=-1, keepdims=True)
+def check_strengths(brightness, contrast, saturation, hue) -> tuple:
+    """The four strengths as floats: `>= 0`, and the hue at most 0.5 turn."""
+    return (
+        check_non_negative(brightness, "brightness"),
+        check_non_negative(contrast, "contrast"),
+        check_non_negative(saturation, "saturation"),
+        check_number(hue, "hue", minimum=0.0, maximum=0.5),
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -90,28 +92,10 @@ class ColorJitter(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        strengths = {}
-        for name, value, upper in (
-            ("brightness", brightness, math.inf),
-            ("contrast", contrast, math.inf),
-            ("saturation", saturation, math.inf),
-            ("hue", hue, 0.5),
-        ):
-            try:
-                strength = float(value)
-            except (TypeError, ValueError):
-                strength = math.nan
-            if not (0.0 <= strength <= upper and math.isfinite(strength)):
-                bounds = "[0, 0.5]" if name == "hue" else ">= 0 and finite"
-                raise ValueError(
-                    f"`{name}` must be {bounds}. Received: {name}={value!r}"
-                )
-            strengths[name] = strength
-        self.brightness = strengths["brightness"]
-        self.contrast = strengths["contrast"]
-        self.saturation = strengths["saturation"]
-        self.hue = strengths["hue"]
-        self.random_order = bool(random_order)
+        self.brightness, self.contrast, self.saturation, self.hue = check_strengths(
+            brightness, contrast, saturation, hue
+        )
+        self.random_order = check_bool(random_order, "random_order")
         self.value_range = check_value_range(value_range)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -173,13 +157,7 @@ class ColorJitter(keras.layers.Layer):
         """One adjustment of `images` in `[0, 1]`."""
         if kind == "hue":
             return shift_hue(images, factors)
-        luma = grayscale(images)
-        target = {
-            "brightness": 0.0,
-            "contrast": ops.mean(luma, axis=(1, 2, 3), keepdims=True),
-            "saturation": luma,
-        }[kind]
-        return blend(images, target, factors)
+        return blend(images, blend_targets(images)[kind], factors)
 
     def apply_in_random_order(self, images, adjustments):
         """Step k applies, to each image, the k-th adjustment of its permutation.
@@ -198,12 +176,7 @@ class ColorJitter(keras.layers.Layer):
         blends = adjustments[:-1] if has_hue else adjustments
         for step in range(count):
             choice = ops.reshape(order[:, step], (-1, 1, 1, 1))
-            luma = grayscale(images)
-            targets = {
-                "brightness": 0.0,
-                "contrast": ops.mean(luma, axis=(1, 2, 3), keepdims=True),
-                "saturation": luma,
-            }
+            targets = blend_targets(images)
             kind, factors = blends[0]
             target = targets[kind]
             for index, (kind, kind_factors) in enumerate(blends[1:], start=1):
@@ -241,9 +214,19 @@ def blend(images, other, factor):
     return ops.clip(factor * images + (1.0 - factor) * other, 0.0, 1.0)
 
 
-def mean_luma(images):
-    """Mean luma of each image `(B, H, W, 3)`, as `(B, 1, 1, 1)`."""
-    return ops.mean(grayscale(images), axis=(1, 2, 3), keepdims=True)
+def blend_targets(images):
+    """What each blend pulls `images` `(B, H, W, 3)` towards, by adjustment.
+
+    Black for brightness, the mean luma of the image for contrast and the
+    luma of each pixel for saturation, the luma being ITU-R 601's (Keras's
+    `rgb_to_grayscale`, with torchvision's weights 0.2989, 0.587, 0.114).
+    """
+    luma = ops.image.rgb_to_grayscale(images, data_format="channels_last")
+    return {
+        "brightness": 0.0,
+        "contrast": ops.mean(luma, axis=(1, 2, 3), keepdims=True),
+        "saturation": luma,
+    }
 
 
 def shift_hue(images, shift):

@@ -2,7 +2,8 @@
 
 from collections.abc import Callable
 
-from keras_sincere.augment._recipe_arguments import check_recipe_arguments
+from keras_sincere.augment.simclr_augmenter import SimCLRRecipe
+from keras_sincere.augment.simclr_augmenter import check_recipe
 
 CV_EXTRA_HINT = (
     "`keras_cv_augmenter` needs keras-cv and TensorFlow, which keras-sincere "
@@ -92,46 +93,26 @@ def keras_cv_augmenter(
     except ImportError as error:
         raise ImportError(CV_EXTRA_HINT) from error
 
-    (
-        target_size,
-        (brightness, contrast, saturation, hue),
-        jitter_p,
-        grayscale_p,
-        value_range,
-    ) = check_recipe_arguments(image_size, jitter, jitter_p, grayscale_p, value_range)
-
-    def layer_seed(index):
-        return None if seed is None else seed + index
-
-    # keras-cv scales the HSV saturation by f / (1 - f): draw f = m / (1 + m)
-    # so that the multiplier m spans torchvision's range.
-    low_multiplier = max(0.0, 1.0 - saturation)
-    high_multiplier = 1.0 + saturation
-    color_jitter = keras_cv.layers.RandomColorJitter(
-        value_range=value_range,
-        brightness_factor=(-brightness, brightness),
-        contrast_factor=(min(contrast, 1.0), contrast),
-        saturation_factor=(
-            low_multiplier / (1.0 + low_multiplier),
-            high_multiplier / (1.0 + high_multiplier),
-        ),
-        # keras-cv shifts the hue by +-factor / 2 turns.
-        hue_factor=(0.0, 2.0 * hue),
-        seed=layer_seed(2),
+    recipe = check_recipe(
+        image_size, scale, jitter, jitter_p, grayscale_p, value_range, seed
     )
     layers = [
         keras_cv.layers.RandomCropAndResize(
-            target_size=target_size,
-            crop_area_factor=tuple(scale),
+            target_size=(recipe.height, recipe.width),
+            crop_area_factor=recipe.scale,
             aspect_ratio_factor=(3.0 / 4.0, 4.0 / 3.0),
-            seed=layer_seed(0),
+            seed=recipe.layer_seed(0),
         ),
-        keras_cv.layers.RandomFlip("horizontal", seed=layer_seed(1)),
-        keras_cv.layers.RandomApply(color_jitter, rate=jitter_p, seed=layer_seed(3)),
+        keras_cv.layers.RandomFlip("horizontal", seed=recipe.layer_seed(1)),
+        keras_cv.layers.RandomApply(
+            _keras_cv_color_jitter(keras_cv, recipe),
+            rate=recipe.jitter_p,
+            seed=recipe.layer_seed(3),
+        ),
         keras_cv.layers.RandomApply(
             keras_cv.layers.Grayscale(output_channels=3),
-            rate=grayscale_p,
-            seed=layer_seed(4),
+            rate=recipe.grayscale_p,
+            seed=recipe.layer_seed(4),
         ),
     ]
 
@@ -143,3 +124,24 @@ def keras_cv_augmenter(
 
     augment.layers = layers
     return augment
+
+
+def _keras_cv_color_jitter(keras_cv, recipe: SimCLRRecipe):
+    """keras-cv's `RandomColorJitter` with the recipe's strengths mapped onto it."""
+    brightness, contrast, saturation, hue = recipe.jitter
+    # keras-cv scales the HSV saturation by f / (1 - f): draw f = m / (1 + m)
+    # so that the multiplier m spans torchvision's range.
+    low_multiplier = max(0.0, 1.0 - saturation)
+    high_multiplier = 1.0 + saturation
+    return keras_cv.layers.RandomColorJitter(
+        value_range=recipe.value_range,
+        brightness_factor=(-brightness, brightness),
+        contrast_factor=(min(contrast, 1.0), contrast),
+        saturation_factor=(
+            low_multiplier / (1.0 + low_multiplier),
+            high_multiplier / (1.0 + high_multiplier),
+        ),
+        # keras-cv shifts the hue by +-factor / 2 turns.
+        hue_factor=(0.0, 2.0 * hue),
+        seed=recipe.layer_seed(2),
+    )

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_sincere.augment._arguments import check_probability
+from keras_sincere._validation import check_probability
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")

@@ -5,30 +5,11 @@ import math
 import keras
 from keras import ops
 
+from keras_sincere._validation import check_choice
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_interval
+
 INTERPOLATIONS = ("bilinear", "nearest")
-
-
-def check_range(value, name: str, low: float, high: float | None = None):
-    """Returns `value` as a sorted pair of floats inside `(low, high]`, or raises."""
-    try:
-        lower, upper = (float(bound) for bound in value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`{name}` must be a pair of numbers (lower, upper). "
-            f"Received: {name}={value!r}"
-        ) from None
-    within = (
-        low < lower <= upper
-        and math.isfinite(upper)
-        and (high is None or upper <= high)
-    )
-    if not within:
-        bounds = f"({low}, {high}]" if high is not None else f"> {low}"
-        raise ValueError(
-            f"`{name}` must satisfy lower <= upper, both in {bounds}. "
-            f"Received: {name}={value!r}"
-        )
-    return lower, upper
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -98,21 +79,13 @@ class RandomResizedCrop(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, size in (("height", height), ("width", width)):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={size!r}"
-                )
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(
-                f"`interpolation` must be one of {INTERPOLATIONS}. "
-                f"Received: interpolation={interpolation!r}"
-            )
-        self.height = height
-        self.width = width
-        self.scale = check_range(scale, "scale", 0.0, 1.0)
-        self.ratio = check_range(ratio, "ratio", 0.0)
-        self.interpolation = interpolation
+        self.height = check_integer(height, "height")
+        self.width = check_integer(width, "width")
+        self.scale = check_interval(scale, "scale", 0.0, 1.0)
+        self.ratio = check_interval(ratio, "ratio", 0.0)
+        self.interpolation = check_choice(
+            interpolation, "interpolation", INTERPOLATIONS
+        )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

@@ -1,12 +1,69 @@
 """The SimCLR view pipeline, in-graph, from Keras layers."""
 
+from typing import NamedTuple
+
 import keras
 
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_interval
+from keras_sincere._validation import check_probability
+from keras_sincere._validation import check_value_range
+from keras_sincere._validation import is_integer
 from keras_sincere.augment._image_sequential import ImageSequential
-from keras_sincere.augment._recipe_arguments import check_recipe_arguments
 from keras_sincere.augment.color_jitter import ColorJitter
+from keras_sincere.augment.color_jitter import check_strengths
 from keras_sincere.augment.random_apply import RandomApply
 from keras_sincere.augment.random_resized_crop import RandomResizedCrop
+
+
+class SimCLRRecipe(NamedTuple):
+    """The checked arguments of `simclr_augmenter` and `keras_cv_augmenter`."""
+
+    height: int
+    width: int
+    scale: tuple[float, float]
+    jitter: tuple[float, float, float, float]
+    jitter_p: float
+    grayscale_p: float
+    value_range: tuple[float, float]
+    seed: int | None
+
+    def layer_seed(self, index: int) -> int | None:
+        """The seed of the pipeline's `index`-th layer: `seed + index`."""
+        return None if self.seed is None else self.seed + index
+
+
+def check_recipe(
+    image_size, scale, jitter, jitter_p, grayscale_p, value_range, seed
+) -> SimCLRRecipe:
+    """The SimCLR recipe's arguments, checked, or a `ValueError` naming one."""
+    sides = (image_size, image_size) if is_integer(image_size) else image_size
+    try:
+        height, width = sides
+    except (TypeError, ValueError):
+        height = width = None
+    if not all(is_integer(side) and side >= 1 for side in (height, width)):
+        raise ValueError(
+            "`image_size` must be an integer >= 1 or a pair of them (height, "
+            f"width). Received: image_size={image_size!r}"
+        )
+    try:
+        brightness, contrast, saturation, hue = jitter
+    except (TypeError, ValueError):
+        raise ValueError(
+            "`jitter` must be four strengths (brightness, contrast, saturation, "
+            f"hue). Received: jitter={jitter!r}"
+        ) from None
+    return SimCLRRecipe(
+        height=int(height),
+        width=int(width),
+        scale=check_interval(scale, "scale", 0.0, 1.0),
+        jitter=check_strengths(brightness, contrast, saturation, hue),
+        jitter_p=check_probability(jitter_p, "jitter_p"),
+        grayscale_p=check_probability(grayscale_p, "grayscale_p"),
+        value_range=check_value_range(value_range),
+        seed=check_integer(seed, "seed", minimum=None, allow_none=True),
+    )
 
 
 def simclr_augmenter(
@@ -76,33 +133,26 @@ def simclr_augmenter(
     >>> tuple(augment(images, training=True).shape)
     (4, 24, 24, 3)
     """
-    (
-        (height, width),
-        (brightness, contrast, saturation, hue),
-        jitter_p,
-        grayscale_p,
-        value_range,
-    ) = check_recipe_arguments(image_size, jitter, jitter_p, grayscale_p, value_range)
-
-    def layer_seed(index):
-        return None if seed is None else seed + index
-
+    recipe = check_recipe(
+        image_size, scale, jitter, jitter_p, grayscale_p, value_range, seed
+    )
     layers = [
         # Any image size in: the first call must not fix the input shape.
         keras.Input(shape=(None, None, 3)),
-        RandomResizedCrop(height, width, scale=scale, seed=layer_seed(0)),
-        keras.layers.RandomFlip("horizontal", seed=layer_seed(1)),
+        RandomResizedCrop(
+            recipe.height, recipe.width, scale=recipe.scale, seed=recipe.layer_seed(0)
+        ),
+        keras.layers.RandomFlip("horizontal", seed=recipe.layer_seed(1)),
     ]
-    color_jitter = ColorJitter(
-        brightness,
-        contrast,
-        saturation,
-        hue,
-        value_range=value_range,
-        seed=layer_seed(2),
-    )
-    if jitter_p > 0 and any(strength > 0 for strength in jitter):
-        layers.append(RandomApply(color_jitter, rate=jitter_p, seed=layer_seed(3)))
-    if grayscale_p > 0:
-        layers.append(keras.layers.RandomGrayscale(grayscale_p, seed=layer_seed(4)))
-    return ImageSequential(layers, value_range=value_range, name=name)
+    if recipe.jitter_p > 0 and any(strength > 0 for strength in recipe.jitter):
+        color_jitter = ColorJitter(
+            *recipe.jitter, value_range=recipe.value_range, seed=recipe.layer_seed(2)
+        )
+        layers.append(
+            RandomApply(color_jitter, rate=recipe.jitter_p, seed=recipe.layer_seed(3))
+        )
+    if recipe.grayscale_p > 0:
+        layers.append(
+            keras.layers.RandomGrayscale(recipe.grayscale_p, seed=recipe.layer_seed(4))
+        )
+    return ImageSequential(layers, value_range=recipe.value_range, name=name)

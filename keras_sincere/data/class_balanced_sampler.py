@@ -2,6 +2,9 @@
 
 import numpy as np
 
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import class_labels
+
 
 class ClassBalancedSampler:
     """Index batches of `samples_per_class` samples from each of k classes.
@@ -31,7 +34,8 @@ class ClassBalancedSampler:
     seed gives the same sequence of epochs, and successive epochs differ.
 
     Args:
-        labels: integer class labels, shape `(N,)` (any integer values).
+        labels: integer class labels `(N,)` or `(N, 1)` (any integer
+            values; floats holding whole numbers are accepted).
         batch_size: indices per batch, a multiple of `samples_per_class`.
         samples_per_class: `m >= 1` samples of each class in a batch. At
             least 2 gives positives without relying on multiple views.
@@ -55,24 +59,12 @@ class ClassBalancedSampler:
         samples_per_class: int,
         seed: int | None = None,
     ):
-        labels = np.asarray(labels)
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels[:, 0]
-        if labels.ndim != 1 or len(labels) == 0:
-            raise ValueError(
-                "`labels` must be a non-empty array of shape (N,). Received: "
-                f"labels.shape={labels.shape}"
-            )
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"`labels` must hold integers. Received dtype {labels.dtype}."
-            )
-        if not _is_positive_int(samples_per_class):
-            raise ValueError(
-                "`samples_per_class` must be an integer >= 1. Received: "
-                f"samples_per_class={samples_per_class}"
-            )
-        if not _is_positive_int(batch_size) or batch_size % samples_per_class:
+        labels = class_labels(labels, "labels")
+        if len(labels) == 0:
+            raise ValueError("`labels` must not be empty. Received: labels.shape=(0,)")
+        samples_per_class = check_integer(samples_per_class, "samples_per_class")
+        batch_size = check_integer(batch_size, "batch_size")
+        if batch_size % samples_per_class:
             raise ValueError(
                 "`batch_size` must be a positive multiple of `samples_per_class`. "
                 f"Received: batch_size={batch_size}, "
@@ -87,8 +79,8 @@ class ClassBalancedSampler:
                 "smaller `batch_size` or a larger `samples_per_class`. Received: "
                 f"batch_size={batch_size}, samples_per_class={samples_per_class}"
             )
-        self.batch_size = int(batch_size)
-        self.samples_per_class = int(samples_per_class)
+        self.batch_size = batch_size
+        self.samples_per_class = samples_per_class
         self.classes_per_batch = classes_per_batch
         self.num_samples = len(labels)
         self.classes = classes
@@ -138,11 +130,3 @@ class ClassBalancedSampler:
             repeated = np.isin(order, queue)
             queue = np.concatenate([queue, order[~repeated], order[repeated]])
         return queue[:m], queue[m:]
-
-
-def _is_positive_int(value):
-    return (
-        isinstance(value, (int, np.integer))
-        and not isinstance(value, bool)
-        and (value >= 1)
-    )

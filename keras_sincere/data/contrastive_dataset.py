@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import class_labels
 from keras_sincere.data.class_balanced_sampler import ClassBalancedSampler
 
 
@@ -46,7 +48,8 @@ def contrastive_dataset(
 
     Args:
         images: float32 NHWC images `(N, H, W, C)` in `[0, 1]`.
-        labels: integer labels `(N,)`.
+        labels: integer labels `(N,)` or `(N, 1)` (floats holding whole
+            numbers are accepted).
         batch_size: samples per batch (each with its V views).
         views: number of views `V >= 1` of each image. Defaults to 2.
         augmenter: a callable on a batch of images `(B, H, W, C)` inside
@@ -75,51 +78,17 @@ def contrastive_dataset(
     ((64, 2, 8, 8, 3), (64,))
     """
     tf = _import_tensorflow()
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if images.ndim != 4:
-        raise ValueError(
-            "`images` must have shape (N, H, W, C) (NHWC). Received: "
-            f"images.shape={images.shape}"
-        )
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(
-            "`labels` must have shape (N,) with N = len(images). Received: "
-            f"labels.shape={labels.shape}, images.shape={images.shape}"
-        )
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"`labels` must hold integers. Received dtype {labels.dtype}.")
-    for name, value in (("batch_size", batch_size), ("views", views)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(
-                f"`{name}` must be an integer >= 1. Received: {name}={value}"
-            )
+    images, labels = _check_arrays(images, labels)
+    batch_size = check_integer(batch_size, "batch_size")
+    views = check_integer(views, "views")
     if augmenter is not None and not callable(augmenter):
         raise ValueError(
             f"`augmenter` must be callable or None. Received: augmenter={augmenter!r}"
         )
-    images = images.astype("float32", copy=False)
-    labels = labels.astype("int64", copy=False)
-
     if samples_per_class is not None:
-        sampler = ClassBalancedSampler(labels, batch_size, samples_per_class, seed=seed)
-
-        def batches():
-            for indices in sampler:
-                yield images[indices], labels[indices]
-
-        dataset = tf.data.Dataset.from_generator(
-            batches,
-            output_signature=(
-                tf.TensorSpec((batch_size,) + images.shape[1:], tf.float32),
-                tf.TensorSpec((batch_size,), tf.int64),
-            ),
+        dataset = _balanced_batches(
+            tf, images, labels, batch_size, samples_per_class, seed
         )
-        # A generator's length is unknown to tf.data; `fit` needs it for
-        # its progress bar and to end the epoch without a warning.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(sampler)))
     else:
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         if shuffle:
@@ -129,6 +98,16 @@ def contrastive_dataset(
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if repeat:
         dataset = dataset.repeat()
+    dataset = dataset.map(
+        _view_maker(tf, augmenter, views),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _view_maker(tf, augmenter, views):
+    """The map from a batch `(B, H, W, C)` to its views `(B, V, H, W, C)`."""
 
     def make_views(batch, batch_labels):
         if augmenter is None:
@@ -140,7 +119,41 @@ def contrastive_dataset(
             )
         return stacked, batch_labels
 
-    dataset = dataset.map(
-        make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    return make_views
+
+
+def _check_arrays(images, labels):
+    """Images as float32 `(N, H, W, C)` and their labels as int64 `(N,)`."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            "`images` must have shape (N, H, W, C) (NHWC). Received: "
+            f"images.shape={images.shape}"
+        )
+    labels = class_labels(labels, "labels")
+    if len(labels) != len(images):
+        raise ValueError(
+            "`labels` must have shape (N,) with N = len(images). Received: "
+            f"labels.shape={labels.shape}, images.shape={images.shape}"
+        )
+    return images.astype("float32", copy=False), labels.astype("int64", copy=False)
+
+
+def _balanced_batches(tf, images, labels, batch_size, samples_per_class, seed):
+    """A dataset of the batches of a `ClassBalancedSampler`, with its length."""
+    sampler = ClassBalancedSampler(labels, batch_size, samples_per_class, seed=seed)
+
+    def batches():
+        for indices in sampler:
+            yield images[indices], labels[indices]
+
+    dataset = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(
+            tf.TensorSpec((batch_size,) + images.shape[1:], tf.float32),
+            tf.TensorSpec((batch_size,), tf.int64),
+        ),
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # A generator's length is unknown to tf.data; `fit` needs it for its
+    # progress bar and to end the epoch without a warning.
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(sampler)))

@@ -5,6 +5,9 @@ import os
 import keras
 import numpy as np
 
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import class_labels
+
 _CIFAR_URLS = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
     "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
@@ -71,11 +74,7 @@ def load_dataset(name: str | os.PathLike, image_size: int | None = 32):
     >>> x_train.shape, x_train.dtype, y_train.dtype
     ((1438, 32, 32, 3), dtype('float32'), dtype('int64'))
     """
-    if image_size is not None and (int(image_size) != image_size or image_size < 1):
-        raise ValueError(
-            "`image_size` must be a positive integer or None. "
-            f"Received: image_size={image_size}"
-        )
+    image_size = check_integer(image_size, "image_size", allow_none=True)
     key = os.fspath(name) if isinstance(name, os.PathLike) else name
     if not isinstance(key, str):
         raise ValueError(
@@ -181,7 +180,7 @@ def _load_npz(path):
     splits = []
     for split in ("train", "test"):
         x = _npz_images(arrays[f"x_{split}"], f"x_{split}")
-        y = _npz_labels(arrays[f"y_{split}"], f"y_{split}")
+        y = class_labels(arrays[f"y_{split}"], f"y_{split}")
         if len(x) != len(y):
             raise ValueError(
                 f"x_{split} and y_{split} must have the same length. Received: "
@@ -221,22 +220,6 @@ def _npz_images(x, name):
     )
 
 
-def _npz_labels(y, name):
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(
-            f"`{name}` must have shape (N,) or (N, 1). Received: {name}.shape={y.shape}"
-        )
-    if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
-        y = y.astype("int64")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"`{name}` must hold integer class labels. Received dtype {y.dtype}."
-        )
-    return y
-
-
 def _to_rgb(x):
     if x.ndim == 3:
         x = x[..., None]
@@ -269,15 +252,14 @@ def resize_images(images, size: int) -> np.ndarray:
     >>> resize_images(np.zeros((2, 8, 8, 3), "float32"), 16).shape
     (2, 16, 16, 3)
     """
-    if isinstance(size, bool) or int(size) != size or size < 1:
-        raise ValueError(f"`size` must be an integer >= 1. Received: size={size!r}")
+    size = check_integer(size, "size")
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(
             f"`images` must have shape (N, H, W, C). Received: images.shape="
             f"{images.shape}"
         )
-    return _finish_images(images, int(size))
+    return _finish_images(images, size)
 
 
 def _resize_images(images, size):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_sincere._validation import class_labels
+
 
 def encode_labels(*label_arrays) -> tuple:
     """Maps the labels of several splits to `0..C-1` with one shared code.
@@ -26,7 +28,7 @@ def encode_labels(*label_arrays) -> tuple:
     ([0, 2, 0], [2, 1], [10, 20, 30])
     """
     arrays = [
-        _labels(labels, f"label_arrays[{index}]")
+        class_labels(labels, f"label_arrays[{index}]", allow_strings=True)
         for index, labels in enumerate(label_arrays)
     ]
     classes = np.unique(np.concatenate(arrays)) if arrays else np.array([])
@@ -46,7 +48,9 @@ def check_contrastive_labels(labels, name: str = "y_train") -> None:
         labels: training labels `(N,)` or `(N, 1)`.
         name: the argument's name in the message.
     """
-    values, counts = np.unique(_labels(labels, name), return_counts=True)
+    values, counts = np.unique(
+        class_labels(labels, name, allow_strings=True), return_counts=True
+    )
     if len(values) < 2:
         raise ValueError(
             f"`{name}` must hold at least 2 classes for supervised contrastive "
@@ -60,22 +64,3 @@ def check_contrastive_labels(labels, name: str = "y_train") -> None:
             f"`{name}` has {len(lone)} class(es) with a single sample ({shown}); "
             "every class needs at least 2 training samples. Drop or merge them."
         )
-
-
-def _labels(labels, name) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise ValueError(
-            f"Labels `{name}` must have shape (N,) or (N, 1). "
-            f"Received shape {array.shape}"
-        )
-    if array.dtype.kind not in "iuUS":
-        if array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0):
-            return array.astype("int64")
-        raise ValueError(
-            f"Labels `{name}` must be integers or strings. Received dtype "
-            f"{array.dtype}."
-        )
-    return array

@@ -145,4 +145,4 @@ def test_the_augmenter_keeps_its_value_range_through_its_config():
     )
     assert type(restored) is type(augment) and restored.value_range == (0.0, 255.0)
     image = np.full((1, 8, 8, 3), 255, "uint8")
-    assert float(keras.ops.max(restored(image, training=False))) == 255.0
+    assert float(call(restored, image, training=False).max()) == 255.0
