@@ -5,10 +5,11 @@ from collections.abc import Iterable
 import keras
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
-from keras_sincere.evaluation.knn import knn_accuracy
-from keras_sincere.evaluation.separation import nearest_target_noise
-from keras_sincere.evaluation.separation import separation_margin
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import class_labels
+from keras_sincere.evaluation import knn_accuracy
+from keras_sincere.evaluation import nearest_target_noise
+from keras_sincere.evaluation import separation_margin
 
 
 class KNNMonitor(keras.callbacks.Callback):
@@ -67,18 +68,17 @@ class KNNMonitor(keras.callbacks.Callback):
         k: int | Iterable[int] = (1, 5),
     ):
         super().__init__()
-        if int(every) != every or every < 1:
-            raise ValueError(f"`every` must be an integer >= 1. Received: {every}")
-        self.batch_size = _arrays.check_batch_size(batch_size)
-        self.every = int(every)
-        self.k = (int(k),) if np.ndim(k) == 0 else tuple(int(v) for v in k)
+        self.every = check_integer(every, "every")
+        self.batch_size = check_integer(batch_size, "batch_size")
+        ks = (k,) if np.ndim(k) == 0 else tuple(k)
+        self.k = tuple(check_integer(value, "k") for value in ks)
         self.train_images = train_images
         self.val_images = val_images
-        self.train_labels = _arrays.labels_array(
-            train_labels, "train_labels", len(train_images)
+        self.train_labels = class_labels(
+            keras.ops.convert_to_numpy(train_labels), "train_labels", len(train_images)
         )
-        self.val_labels = _arrays.labels_array(
-            val_labels, "val_labels", len(val_images)
+        self.val_labels = class_labels(
+            keras.ops.convert_to_numpy(val_labels), "val_labels", len(val_images)
         )
 
     def _embed(self, images) -> np.ndarray:
@@ -89,7 +89,7 @@ class KNNMonitor(keras.callbacks.Callback):
             embeddings = self.model.predict(
                 images, batch_size=self.batch_size, verbose=0
             )
-        embeddings = _arrays.to_numpy(embeddings)
+        embeddings = keras.ops.convert_to_numpy(embeddings)
         return embeddings.reshape(embeddings.shape[0], -1)
 
     def evaluate(self) -> dict[str, float]:

@@ -57,12 +57,20 @@ class LogsRecorder(keras.callbacks.Callback):
         self.epochs.append(dict(logs))
 
 
-def test_metrics_reach_history_every_epoch(images):
+@pytest.fixture(scope="module")
+def model():
+    """One compiled model for the fits below, compiled once.
+
+    Each test trains it further; what they check does not depend on where
+    training starts.
+    """
+    return contrastive_model()
+
+
+def fit_with_monitor(model, images, **monitor_options):
+    """Two epochs of `fit` with a `KNNMonitor` and a `LogsRecorder` after it."""
     (x_train, y_train), (x_val, y_val) = images
-    model = contrastive_model()
-    monitor = callbacks.KNNMonitor(
-        x_train, y_train, x_val, y_val, every=1, batch_size=8
-    )
+    monitor = callbacks.KNNMonitor(x_train, y_train, x_val, y_val, **monitor_options)
     recorder = LogsRecorder()
     history = model.fit(
         x_train,
@@ -72,6 +80,12 @@ def test_metrics_reach_history_every_epoch(images):
         verbose=0,
         callbacks=[monitor, recorder],
     )
+    return history, recorder
+
+
+def test_metrics_reach_history_every_epoch(model, images):
+    (x_train, y_train), (x_val, y_val) = images
+    history, recorder = fit_with_monitor(model, images, every=1, batch_size=8)
     assert KEYS <= set(history.history)
     for key in KEYS:
         assert len(history.history[key]) == 2
@@ -90,20 +104,9 @@ def test_metrics_reach_history_every_epoch(images):
     assert history.history["val_margin"][-1] == pytest.approx(margin, abs=1e-5)
 
 
-def test_every_second_epoch(images):
-    (x_train, y_train), (x_val, y_val) = images
-    model = contrastive_model()
-    monitor = callbacks.KNNMonitor(
-        x_train, y_train, x_val, y_val, every=2, batch_size=16, k=(1, 3)
-    )
-    recorder = LogsRecorder()
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=16,
-        epochs=2,
-        verbose=0,
-        callbacks=[monitor, recorder],
+def test_every_second_epoch(model, images):
+    history, recorder = fit_with_monitor(
+        model, images, every=2, batch_size=16, k=(1, 3)
     )
     assert len(history.history["loss"]) == 2
     assert len(history.history["val_knn1"]) == 1
@@ -138,3 +141,7 @@ def test_invalid_arguments(images):
         callbacks.KNNMonitor(x_train, y_train, x_val, y_val, every=0)
     with pytest.raises(ValueError, match="one label per embedding"):
         callbacks.KNNMonitor(x_train, y_train[:3], x_val, y_val)
+    with pytest.raises(ValueError, match="`k` must be an integer >= 1"):
+        callbacks.KNNMonitor(x_train, y_train, x_val, y_val, k=(1, 2.5))
+    with pytest.raises(ValueError, match="`batch_size` must be an integer >= 1"):
+        callbacks.KNNMonitor(x_train, y_train, x_val, y_val, batch_size=0)

@@ -2,19 +2,19 @@
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import is_number
+from keras_sincere.evaluation._inputs import array_of_rank
+from keras_sincere.evaluation._inputs import paired_arrays
 
 # Resamples drawn at once: bounds memory at this many index rows.
 _CHUNK = 64
 
 
 def _correct_array(values, name: str) -> np.ndarray:
-    array = _arrays.to_numpy(values)
-    if array.ndim != 1:
-        raise ValueError(
-            f"`{name}` must be one correctness value per test sample, shape "
-            f"(N,). Received: {name}.shape={array.shape}"
-        )
+    array = array_of_rank(
+        values, name, 1, "one correctness value per test sample, shape (N,)"
+    )
     if array.dtype != bool and not np.all((array == 0) | (array == 1)):
         raise ValueError(f"`{name}` must hold booleans or 0/1 values.")
     return array.astype(np.float64)
@@ -61,27 +61,26 @@ def paired_bootstrap(
     >>> round(result["difference"], 2), result["significant"]
     (0.3, True)
     """
-    a = _correct_array(correct_a, "correct_a")
-    b = _correct_array(correct_b, "correct_b")
-    if a.shape != b.shape:
-        raise ValueError(
-            "`correct_a` and `correct_b` must score the same test samples: "
-            f"received {a.shape[0]} and {b.shape[0]} values."
-        )
+    a, b = paired_arrays(
+        _correct_array,
+        correct_a,
+        correct_b,
+        ("correct_a", "correct_b"),
+        "score the same test samples",
+    )
     if a.size == 0:
         raise ValueError("`correct_a` and `correct_b` must not be empty.")
-    if int(n) != n or n < 1:
-        raise ValueError(f"`n` must be an integer >= 1. Received: n={n}")
-    if not 0.0 < confidence < 1.0:
+    n = check_integer(n, "n")
+    if not (is_number(confidence) and 0.0 < confidence < 1.0):
         raise ValueError(
-            f"`confidence` must be in (0, 1). Received: confidence={confidence}"
+            f"`confidence` must be in (0, 1). Received: confidence={confidence!r}"
         )
     differences = a - b
     count = differences.size
     rng = np.random.default_rng(seed)
-    resampled = np.empty(int(n))
-    for start in range(0, int(n), _CHUNK):
-        stop = min(start + _CHUNK, int(n))
+    resampled = np.empty(n)
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
         indices = rng.integers(0, count, size=(stop - start, count))
         resampled[start:stop] = differences[indices].mean(axis=1)
     tail = (1.0 - confidence) / 2.0
@@ -93,6 +92,6 @@ def paired_bootstrap(
         "significant": bool(low > 0.0 or high < 0.0),
         "accuracy_a": float(a.mean()),
         "accuracy_b": float(b.mean()),
-        "n": int(n),
+        "n": n,
         "confidence": float(confidence),
     }

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere.evaluation._inputs import to_numpy
 
 
 def kl_lower_bound(loss_value, num_noise):
@@ -54,8 +54,8 @@ def kl_lower_bound(loss_value, num_noise):
     >>> round(kl_lower_bound(5.0, num_noise=1020), 4)
     1.9276
     """
-    loss = _arrays.to_numpy(loss_value).astype(np.float64)
-    noise = _arrays.to_numpy(num_noise).astype(np.float64)
+    loss = to_numpy(loss_value).astype(np.float64)
+    noise = to_numpy(num_noise).astype(np.float64)
     if not np.all(np.isfinite(noise)) or np.any(noise < 1):
         raise ValueError(
             f"`num_noise` must be >= 1 (noise samples per softmax). "

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere.evaluation._inputs import embeddings_array
 
 
 def embedding_spread(embeddings) -> dict:
@@ -35,7 +35,7 @@ def embedding_spread(embeddings) -> dict:
     >>> round(spread["mean_pairwise_cosine"], 3), round(spread["effective_rank"], 3)
     (0.0, 4.0)
     """
-    array = _arrays.embeddings_array(embeddings, "embeddings").astype(np.float64)
+    array = embeddings_array(embeddings, "embeddings").astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise ValueError("`embeddings` must be finite (it holds NaN or inf values).")
     norms = np.linalg.norm(array, axis=1)

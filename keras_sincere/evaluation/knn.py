@@ -4,7 +4,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import is_integer
+from keras_sincere.evaluation._inputs import embeddings_array
+from keras_sincere.evaluation._inputs import labels_array
+from keras_sincere.evaluation._search import DEFAULT_BATCH_SIZE
+from keras_sincere.evaluation._search import check_search_inputs
+from keras_sincere.evaluation._search import similarity_batches
 
 
 def _check_ks(k, train_size: int) -> tuple[int, ...]:
@@ -12,7 +18,7 @@ def _check_ks(k, train_size: int) -> tuple[int, ...]:
     if not ks:
         raise ValueError("`k` must name at least one neighbour count.")
     for value in ks:
-        if int(value) != value or not 1 <= value <= train_size:
+        if not (is_integer(value) and 1 <= value <= train_size):
             raise ValueError(
                 "`k` must be an integer between 1 and the number of training "
                 f"embeddings ({train_size}). Received: k={k}"
@@ -68,17 +74,15 @@ def _knn_predictions(
     train_embeddings, train_labels, query_embeddings, ks, batch_size
 ) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """Predictions for several `k` from one search; returns them and the labels."""
-    train, train_labels, query, _ = _arrays.check_search_inputs(
+    train, train_labels, query, _ = check_search_inputs(
         train_embeddings, train_labels, query_embeddings
     )
     ks = _check_ks(ks, train.shape[0])
-    batch_size = _arrays.check_batch_size(batch_size)
+    batch_size = check_integer(batch_size, "batch_size")
     classes, train_codes = np.unique(train_labels, return_inverse=True)
     largest = max(ks)
     predictions = {k: np.empty(query.shape[0], np.int64) for k in ks}
-    for start, stop, similarities in _arrays.similarity_batches(
-        train, query, batch_size
-    ):
+    for start, stop, similarities in similarity_batches(train, query, batch_size):
         indices, values = _top_neighbours(similarities, largest)
         codes = train_codes[indices]
         weights = values.astype(np.float64)
@@ -92,7 +96,7 @@ def knn_classify(
     train_labels,
     query_embeddings,
     k: int = 1,
-    batch_size: int = _arrays.DEFAULT_BATCH_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> np.ndarray:
     """Labels of queries by a similarity-weighted vote of their k nearest neighbours.
 
@@ -149,7 +153,7 @@ def knn_correct(
     query_embeddings,
     query_labels,
     k: int = 1,
-    batch_size: int = _arrays.DEFAULT_BATCH_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> np.ndarray:
     """Per-query correctness of `knn_classify`, as booleans `(N_query,)`.
 
@@ -163,7 +167,7 @@ def knn_correct(
     >>> knn_correct(train, [0, 1], np.array([[1.0, 0.1], [1.0, 0.2]]), [0, 1])
     array([ True, False])
     """
-    query_labels = _arrays.labels_array(query_labels, "query_labels")
+    query_labels = labels_array(query_labels, "query_labels")
     predictions = knn_classify(
         train_embeddings, train_labels, query_embeddings, k, batch_size
     )
@@ -181,7 +185,7 @@ def knn_accuracy(
     query_embeddings,
     query_labels,
     k: int | Iterable[int] = (1, 5),
-    batch_size: int = _arrays.DEFAULT_BATCH_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> dict[str, float]:
     """Accuracy of `knn_classify` for one or several `k`, from a single search.
 
@@ -207,8 +211,8 @@ def knn_accuracy(
     >>> knn_accuracy(train, [0, 0, 1], np.array([[1.0, 0.1]]), [0], k=(1, 3))
     {'knn1': 1.0, 'knn3': 1.0}
     """
-    query = _arrays.embeddings_array(query_embeddings, "query_embeddings")
-    query_labels = _arrays.labels_array(query_labels, "query_labels", query.shape[0])
+    query = embeddings_array(query_embeddings, "query_embeddings")
+    query_labels = labels_array(query_labels, "query_labels", query.shape[0])
     if query.shape[0] == 0:
         raise ValueError("`query_embeddings` must hold at least one embedding.")
     predictions, _ = _knn_predictions(

@@ -5,7 +5,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere._validation import check_integer
+from keras_sincere.evaluation._inputs import to_numpy
 
 _TARGET_COLOUR = "tab:blue"
 _NOISE_COLOUR = "tab:orange"
@@ -21,6 +22,53 @@ def _matplotlib():
             "of keras_sincere: `pip install matplotlib`."
         ) from error
     return Figure, FigureCanvasAgg
+
+
+def _panels(results) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Checks `{name: (target, noise)}` and returns `[(name, target, noise)]`."""
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError(
+            "`results` must be a non-empty mapping {name: (target, noise)}. "
+            f"Received: {type(results).__name__}"
+        )
+    panels = []
+    for name, pair in results.items():
+        if len(pair) != 2:
+            raise ValueError(
+                f"`results[{name!r}]` must be a pair (target, noise). "
+                f"Received {len(pair)} items."
+            )
+        target, noise = (
+            to_numpy(values).astype(np.float64).reshape(-1) for values in pair
+        )
+        if target.size == 0 or noise.size == 0:
+            raise ValueError(f"`results[{name!r}]` holds no similarities.")
+        panels.append((str(name), target, noise))
+    return panels
+
+
+def _draw_panel(axis, name: str, target, noise, edges: np.ndarray) -> None:
+    """Both histograms of one loss, with their medians and the margin."""
+    lowest = edges[0]
+    for values, label, colour in (
+        (target, "Target", _TARGET_COLOUR),
+        (noise, "Noise", _NOISE_COLOUR),
+    ):
+        median = float(np.median(values))
+        axis.hist(
+            np.clip(values, lowest, 1.0),
+            bins=edges,
+            weights=np.full(values.size, 1.0 / values.size),
+            alpha=0.6,
+            color=colour,
+            label=f"{label} (median {median:.3f})",
+        )
+        axis.axvline(median, color=colour, linestyle=":", linewidth=2)
+    margin = float(np.median(target) - np.median(noise))
+    axis.set_title(f"{name} (margin {margin:.3f})")
+    axis.set_xlabel("Cosine similarity")
+    axis.set_xlim(lowest, 1.0)
+    axis.legend(loc="upper left")
 
 
 def plot_similarity_histograms(
@@ -64,53 +112,16 @@ def plot_similarity_histograms(
     plot_similarity_histograms(results, "fig2.png", title="CIFAR-10")
     ```
     """
-    if not isinstance(results, Mapping) or not results:
-        raise ValueError(
-            "`results` must be a non-empty mapping {name: (target, noise)}. "
-            f"Received: {type(results).__name__}"
-        )
-    if int(bins) != bins or bins < 1:
-        raise ValueError(f"`bins` must be an integer >= 1. Received: bins={bins}")
-    panels = []
-    for name, pair in results.items():
-        if len(pair) != 2:
-            raise ValueError(
-                f"`results[{name!r}]` must be a pair (target, noise). "
-                f"Received {len(pair)} items."
-            )
-        target, noise = (
-            _arrays.to_numpy(values).astype(np.float64).reshape(-1) for values in pair
-        )
-        if target.size == 0 or noise.size == 0:
-            raise ValueError(f"`results[{name!r}]` holds no similarities.")
-        panels.append((str(name), target, noise))
-
+    panels = _panels(results)
+    bins = check_integer(bins, "bins")
     Figure, FigureCanvasAgg = _matplotlib()
     lowest = min(0.0, *(min(t.min(), n.min()) for _, t, n in panels))
-    edges = np.linspace(lowest, 1.0, int(bins) + 1)
+    edges = np.linspace(lowest, 1.0, bins + 1)
     figure = Figure(figsize=(5 * len(panels), 4), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(panels), squeeze=False, sharey=True)[0]
-    for axis, (name, target, noise) in zip(axes, panels, strict=True):
-        for values, label, colour in (
-            (target, "Target", _TARGET_COLOUR),
-            (noise, "Noise", _NOISE_COLOUR),
-        ):
-            median = float(np.median(values))
-            axis.hist(
-                np.clip(values, lowest, 1.0),
-                bins=edges,
-                weights=np.full(values.size, 1.0 / values.size),
-                alpha=0.6,
-                color=colour,
-                label=f"{label} (median {median:.3f})",
-            )
-            axis.axvline(median, color=colour, linestyle=":", linewidth=2)
-        margin = float(np.median(target) - np.median(noise))
-        axis.set_title(f"{name} (margin {margin:.3f})")
-        axis.set_xlabel("Cosine similarity")
-        axis.set_xlim(lowest, 1.0)
-        axis.legend(loc="upper left")
+    for axis, panel in zip(axes, panels, strict=True):
+        _draw_panel(axis, *panel, edges)
     axes[0].set_ylabel("Query set proportion")
     if title:
         figure.suptitle(title)

@@ -5,7 +5,12 @@ import math
 import keras
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere._validation import check_choice
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import is_number
+from keras_sincere.evaluation._inputs import embeddings_array
+from keras_sincere.evaluation._inputs import labels_array
+from keras_sincere.evaluation._inputs import unit_rows
 
 NORMALIZATIONS = ("standardize", "l2", None)
 
@@ -37,19 +42,52 @@ class _ShuffledBatches(keras.utils.PyDataset):
 
 
 def _normalizer(train: np.ndarray, normalization):
+    """The function `norm` of `linear_probe`, fitted on the training features."""
     if normalization == "standardize":
         mean = train.mean(axis=0, dtype=np.float64)
         std = train.std(axis=0, dtype=np.float64)
         std = np.where(std > 1e-12, std, 1.0)
         return lambda x: ((x - mean) / std).astype(np.float32)
     if normalization == "l2":
-        return _arrays.l2_normalize
-    if normalization is None:
-        return lambda x: x.astype(np.float32, copy=False)
-    raise ValueError(
-        f"`normalization` must be one of {NORMALIZATIONS}. "
-        f"Received: normalization={normalization!r}"
+        return unit_rows
+    return lambda x: x.astype(np.float32, copy=False)
+
+
+def _check_probe_inputs(train_features, train_labels, test_features, test_labels):
+    """The features as float32 and the labels as `(N,)` numpy arrays, checked."""
+    train = embeddings_array(train_features, "train_features")
+    test = embeddings_array(test_features, "test_features")
+    if train.shape[1] != test.shape[1] or train.shape[0] == 0 or test.shape[0] == 0:
+        raise ValueError(
+            "`train_features` and `test_features` must be non-empty and have "
+            f"the same feature size. Received: train_features.shape={train.shape}, "
+            f"test_features.shape={test.shape}"
+        )
+    train_labels = labels_array(train_labels, "train_labels", train.shape[0])
+    test_labels = labels_array(test_labels, "test_labels", test.shape[0])
+    return train, train_labels, test, test_labels
+
+
+def _softmax_classifier(features: int, classes: int, learning_rate: float):
+    """`softmax(W x + b)` with `W = 0`, `b = 0`, compiled for sparse labels."""
+    model = keras.Sequential(
+        [
+            keras.Input((features,)),
+            keras.layers.Dense(
+                classes,
+                activation="softmax",
+                kernel_initializer="zeros",
+                bias_initializer="zeros",
+                name="linear",
+            ),
+        ],
+        name="linear_probe",
     )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
 
 
 def linear_probe(
@@ -121,49 +159,27 @@ def linear_probe(
     >>> result["accuracy"] > 0.9
     True
     """
-    train = _arrays.embeddings_array(train_features, "train_features")
-    test = _arrays.embeddings_array(test_features, "test_features")
-    if train.shape[1] != test.shape[1] or train.shape[0] == 0 or test.shape[0] == 0:
+    train, train_labels, test, test_labels = _check_probe_inputs(
+        train_features, train_labels, test_features, test_labels
+    )
+    epochs = check_integer(epochs, "epochs")
+    batch_size = check_integer(batch_size, "batch_size")
+    if not (is_number(learning_rate) and 0 < learning_rate < math.inf):
         raise ValueError(
-            "`train_features` and `test_features` must be non-empty and have "
-            f"the same feature size. Received: train_features.shape={train.shape}, "
-            f"test_features.shape={test.shape}"
+            "`learning_rate` must be > 0 and finite. "
+            f"Received: learning_rate={learning_rate!r}"
         )
-    train_labels = _arrays.labels_array(train_labels, "train_labels", train.shape[0])
-    test_labels = _arrays.labels_array(test_labels, "test_labels", test.shape[0])
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1. Received: {value}")
-    if not learning_rate > 0:
-        raise ValueError(
-            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}"
-        )
+    check_choice(normalization, "normalization", NORMALIZATIONS)
 
     normalize = _normalizer(train, normalization)
     classes, train_codes = np.unique(train_labels, return_inverse=True)
-    model = keras.Sequential(
-        [
-            keras.Input((train.shape[1],)),
-            keras.layers.Dense(
-                len(classes),
-                activation="softmax",
-                kernel_initializer="zeros",
-                bias_initializer="zeros",
-                name="linear",
-            ),
-        ],
-        name="linear_probe",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-    )
+    model = _softmax_classifier(train.shape[1], len(classes), learning_rate)
     batches = _ShuffledBatches(
-        normalize(train), train_codes.astype(np.int32), int(batch_size), seed
+        normalize(train), train_codes.astype(np.int32), batch_size, seed
     )
     # Batch order comes from `batches` alone: `shuffle=True` would reorder
     # them with the global random state.
-    model.fit(batches, epochs=int(epochs), shuffle=False, verbose=verbose)
+    model.fit(batches, epochs=epochs, shuffle=False, verbose=verbose)
     probabilities = model.predict(normalize(test), batch_size=1024, verbose=0)
     predictions = classes[np.argmax(probabilities, axis=1)]
     correct = predictions == test_labels

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere.evaluation._inputs import paired_arrays
+from keras_sincere.evaluation._inputs import to_numpy
 
 # Two-sided 95% quantiles of Student's t, t_{0.975}(df), for df = 1..30.
 _T_975 = (
@@ -23,7 +24,7 @@ def _t_quantile(df: int) -> float:
 
 
 def _seed_values(values, name: str) -> np.ndarray:
-    array = _arrays.to_numpy(values).astype(np.float64)
+    array = to_numpy(values).astype(np.float64)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(
             f"`{name}` must be one value per seed, shape (S,) with S >= 1. "
@@ -102,13 +103,13 @@ def paired_seed_difference(values_a, values_b) -> dict:
     >>> result["wins"], result["significant"]
     (3, True)
     """
-    a = _seed_values(values_a, "values_a")
-    b = _seed_values(values_b, "values_b")
-    if a.shape != b.shape:
-        raise ValueError(
-            "`values_a` and `values_b` must hold one value per seed for the same "
-            f"seeds. Received: values_a.shape={a.shape}, values_b.shape={b.shape}"
-        )
+    a, b = paired_arrays(
+        _seed_values,
+        values_a,
+        values_b,
+        ("values_a", "values_b"),
+        "hold one value per seed for the same seeds",
+    )
     summary = seed_interval(a - b)
     summary["wins"] = int(np.sum(a > b))
     summary["significant"] = bool(

@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from keras_sincere.evaluation import _arrays
+from keras_sincere._validation import check_integer
+from keras_sincere.evaluation._inputs import labels_array
+from keras_sincere.evaluation._inputs import paired_arrays
+from keras_sincere.evaluation._inputs import to_numpy
+from keras_sincere.evaluation._search import DEFAULT_BATCH_SIZE
+from keras_sincere.evaluation._search import check_search_inputs
+from keras_sincere.evaluation._search import similarity_batches
 
 
 def nearest_target_noise(
@@ -10,7 +16,7 @@ def nearest_target_noise(
     train_labels,
     query_embeddings,
     query_labels,
-    batch_size: int = _arrays.DEFAULT_BATCH_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine similarity of each query to its nearest target and noise neighbour.
 
@@ -44,10 +50,10 @@ def nearest_target_noise(
     >>> np.round(target, 3), np.round(noise, 3)
     (array([0.707], dtype=float32), array([0.707], dtype=float32))
     """
-    train, train_labels, query, query_labels = _arrays.check_search_inputs(
+    train, train_labels, query, query_labels = check_search_inputs(
         train_embeddings, train_labels, query_embeddings, query_labels
     )
-    batch_size = _arrays.check_batch_size(batch_size)
+    batch_size = check_integer(batch_size, "batch_size")
     classes = np.unique(train_labels)
     missing = np.setdiff1d(np.unique(query_labels), classes)
     if missing.size:
@@ -62,22 +68,28 @@ def nearest_target_noise(
         )
     target = np.empty(query.shape[0], np.float32)
     noise = np.empty(query.shape[0], np.float32)
-    for start, stop, similarities in _arrays.similarity_batches(
-        train, query, batch_size
-    ):
+    for start, stop, similarities in similarity_batches(train, query, batch_size):
         same = query_labels[start:stop, None] == train_labels[None, :]
         target[start:stop] = np.max(np.where(same, similarities, -np.inf), axis=1)
         noise[start:stop] = np.max(np.where(same, -np.inf, similarities), axis=1)
     return target, noise
 
 
+def _flat_values(values, name: str) -> np.ndarray:
+    return to_numpy(values).astype(np.float64).reshape(-1)
+
+
 def _check_pair(target, noise):
-    target = _arrays.to_numpy(target).astype(np.float64).reshape(-1)
-    noise = _arrays.to_numpy(noise).astype(np.float64).reshape(-1)
-    if target.shape != noise.shape or target.size == 0:
+    target, noise = paired_arrays(
+        _flat_values,
+        target,
+        noise,
+        ("target", "noise"),
+        "be of the same length (one value per query)",
+    )
+    if target.size == 0:
         raise ValueError(
-            "`target` and `noise` must be non-empty and of the same length "
-            f"(one value per query). Received: {target.size} and {noise.size}"
+            "`target` and `noise` must be non-empty (one value per query)."
         )
     return target, noise
 
@@ -129,7 +141,7 @@ def per_class_margins(target, noise, query_labels) -> dict[int, float]:
     {0: 0.5, 1: 0.25}
     """
     target, noise = _check_pair(target, noise)
-    labels = _arrays.labels_array(query_labels, "query_labels", target.size)
+    labels = labels_array(query_labels, "query_labels", target.size)
     return {
         label.item(): separation_margin(target[labels == label], noise[labels == label])
         for label in np.unique(labels)

@@ -1,11 +1,10 @@
 """The model that turns images into several embedded views for a contrastive loss."""
 
-import numbers
-
 import keras
 from keras import ops
 
-from keras_sincere.losses._kernel import l2_normalize
+from keras_sincere._validation import check_integer
+from keras_sincere.ops import integers_to_value_range
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -38,8 +37,10 @@ class ContrastiveModel(keras.Model):
     Args:
         encoder: a model from images `(B, H, W, C)` to features `(B, F)`,
             e.g. `keras_sincere.models.resnet50()`.
-        head: a layer from features to embeddings, e.g. `ProjectionHead()`.
-            Its output is L2-normalised by this model.
+        head: a layer from features to embeddings, e.g. `ProjectionHead()`,
+            which L2-normalises them. Its output is this model's output, as
+            it is: the model does not normalise again (the losses do, for
+            any head; `embed` gives unit vectors when the head does).
         augmenter: optional layer applied to images in training, e.g.
             `keras_sincere.augment.simclr_augmenter(32)`.
         views: number of augmented views per image when `augmenter` is used.
@@ -61,19 +62,10 @@ class ContrastiveModel(keras.Model):
 
     def __init__(self, encoder, head, augmenter=None, views: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(views, bool)
-            or not isinstance(views, numbers.Integral)
-            or views < 1
-        ):
-            raise ValueError(
-                f"`views` must be an integer >= 1. Received: views={views!r} "
-                f"of type {type(views).__name__}"
-            )
+        self.views = check_integer(views, "views")
         self.encoder = encoder
         self.head = head
         self.augmenter = augmenter
-        self.views = int(views)
         # Built at once when the encoder knows its input shape, so weights can
         # be restored before the first batch (BackupAndRestore, load_weights).
         image_shape = _known_image_shape(encoder)
@@ -111,7 +103,7 @@ class ContrastiveModel(keras.Model):
 
     def call(self, inputs, training=False):
         _check_input_rank(inputs.shape)
-        inputs = _integers_to_value_range(inputs, self._value_range())
+        inputs = self._in_value_range(inputs)
         if len(inputs.shape) == 5:
             views = inputs
         elif training and self.augmenter is not None:
@@ -124,13 +116,13 @@ class ContrastiveModel(keras.Model):
         else:
             views = ops.expand_dims(inputs, 1)
         self._check_encoder_input(views.shape[2:])
-        num_views = views.shape[1]
-        flat = ops.reshape(views, (-1,) + tuple(views.shape[2:]))
-        embeddings = self._project(self.encoder(flat, training=training), training)
-        return ops.reshape(embeddings, (-1, num_views, embeddings.shape[-1]))
-
-    def _project(self, features, training=False):
-        return l2_normalize(self.head(features, training=training))
+        # Dynamic sizes: TensorFlow retraces `predict` for a second image size
+        # with unknown height and width.
+        shape = ops.shape(views)
+        flat = ops.reshape(views, (-1,) + tuple(shape[2:]))
+        features = self.encoder(flat, training=training)
+        embeddings = self.head(features, training=training)
+        return ops.reshape(embeddings, (-1, shape[1], embeddings.shape[-1]))
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking array images' value range."""
@@ -138,13 +130,19 @@ class ContrastiveModel(keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     def _value_range(self):
-        """The float range images are in: the augmenter's, else [0, 1]."""
-        return tuple(getattr(self.augmenter, "value_range", (0.0, 1.0)))
+        """The augmenter's `value_range` as a tuple, or `None` if it has none."""
+        value_range = getattr(self.augmenter, "value_range", None)
+        return None if value_range is None else tuple(value_range)
+
+    def _in_value_range(self, images):
+        """Integer images (uint8 0-255) mapped to floats in the value range
+        (the augmenter's, else [0, 1]); float images as they are."""
+        return integers_to_value_range(images, self._value_range() or (0.0, 1.0))
 
     def _check_value_range(self, images, argument):
         """Float arrays outside the augmenter's `value_range` (0-255 floats,
         most often) would be clipped to blank views: refuse them."""
-        value_range = getattr(self.augmenter, "value_range", None)
+        value_range = self._value_range()
         dtype = getattr(images, "dtype", None)
         if (
             value_range is None
@@ -161,7 +159,7 @@ class ContrastiveModel(keras.Model):
             raise ValueError(
                 f"`{argument}` holds float images from {sample.min():.4g} to "
                 f"{sample.max():.4g}, outside the augmenter's value_range "
-                f"{tuple(value_range)}. Pass uint8 images (scaled by the model) "
+                f"{value_range}. Pass uint8 images (scaled by the model) "
                 "or floats within the range (e.g. divide 0-255 floats by 255)."
             )
 
@@ -179,16 +177,29 @@ class ContrastiveModel(keras.Model):
         """
         batch_size = batch_size or inference_batch_size(images)
         self._check_value_range(images, "images")
-        dtype = getattr(images, "dtype", None)
-        if dtype is not None and "int" in keras.backend.standardize_dtype(dtype):
-            low, high = self._value_range()
-            images = ops.convert_to_numpy(images).astype("float32")
-            images = low + images * ((high - low) / 255.0)
+        scaled = self._in_value_range(images)
+        if scaled is not images:  # integer images, now a float tensor
+            # Predicted from numpy, so that the device holds one batch at a time.
+            images = ops.convert_to_numpy(scaled)
         _check_input_rank((None,) + tuple(images.shape[1:]))
         if len(images.shape) == 4 and self._resizes_at_inference(images.shape[1:]):
             images = self.augmenter.predict(images, batch_size=batch_size, verbose=0)
         self._check_encoder_input(images.shape[1:])
         return self.encoder.predict(images, batch_size=batch_size, verbose=0)
+
+    def _check_image_shape(self, images):
+        """Refuses arrays of images the encoder cannot take, before `predict`.
+
+        `call` checks too, but a traced function that TensorFlow reuses for
+        a second image size no longer knows the size.
+        """
+        shape = getattr(images, "shape", None)
+        if shape is None or len(shape) not in (4, 5):
+            return
+        image_shape = tuple(shape[-3:])
+        if len(shape) == 4:
+            image_shape = self._encoder_image_shape(image_shape)
+        self._check_encoder_input(image_shape)
 
     def _check_encoder_input(self, image_shape):
         expected = _known_image_shape(self.encoder)
@@ -205,11 +216,14 @@ class ContrastiveModel(keras.Model):
             )
 
     def embed(self, images, batch_size: int | None = None):
-        """L2-normalised projections `(N, D)` of un-augmented images, as numpy.
+        """Projections `(N, D)` of un-augmented images, as numpy.
+
+        The head's outputs: unit vectors with `ProjectionHead`.
 
         `batch_size` as in `encode`.
         """
         self._check_value_range(images, "images")
+        self._check_image_shape(images)
         batch_size = batch_size or inference_batch_size(images)
         return self.predict(images, batch_size=batch_size, verbose=0)[:, 0, :]
 
@@ -271,19 +285,6 @@ class ContrastiveModel(keras.Model):
                 config[key], custom_objects=custom_objects
             )
         return cls(**config)
-
-
-def _integers_to_value_range(images, value_range):
-    """Integer images (uint8 0-255, as loaded from files) mapped to floats in
-    `value_range`.
-
-    The augmenters and encoders expect floats in [0, 1] by default; fed
-    0-255, the colour jitter clips most views to blank.
-    """
-    if "int" in keras.backend.standardize_dtype(images.dtype):
-        low, high = value_range
-        return low + ops.cast(images, "float32") * ((high - low) / 255.0)
-    return images
 
 
 def inference_batch_size(images) -> int:

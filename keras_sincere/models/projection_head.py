@@ -2,7 +2,9 @@
 
 import keras
 
-from keras_sincere.losses._kernel import l2_normalize
+from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_integer
+from keras_sincere.ops import l2_normalize
 
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
@@ -10,7 +12,10 @@ class ProjectionHead(keras.layers.Layer):
     """`Dense(hidden_dim) -> ReLU -> Dense(output_dim) -> L2 normalisation`.
 
     The SupCon / SINCERE head (paper appendix J): 2048 -> 2048 -> 128. The
-    output lies on the unit sphere, so dot products are cosine similarities.
+    output `z / ||z||` lies on the unit sphere, so dot products are cosine
+    similarities. This is the one place where the model side normalises
+    embeddings: `ContrastiveModel` passes the head's output on as it is (the
+    losses normalise their inputs again, so any head can be trained).
     Works on any leading shape, e.g. `(B, F)` or `(B, V, F)`.
 
     With `batch_norm=True` the hidden layer is `Dense -> BatchNorm -> ReLU`
@@ -42,18 +47,13 @@ class ProjectionHead(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(batch_norm, bool):
-            raise ValueError(
-                "`batch_norm` must be True or False. "
-                f"Received: batch_norm={batch_norm!r}"
-            )
-        self.hidden_dim = int(hidden_dim)
-        self.output_dim = int(output_dim)
-        self.batch_norm = batch_norm
+        self.hidden_dim = check_integer(hidden_dim, "hidden_dim")
+        self.output_dim = check_integer(output_dim, "output_dim")
+        self.batch_norm = check_bool(batch_norm, "batch_norm")
         self.hidden = keras.layers.Dense(
             self.hidden_dim,
-            activation=None if batch_norm else "relu",
-            use_bias=not batch_norm,
+            activation=None if self.batch_norm else "relu",
+            use_bias=not self.batch_norm,
             dtype=self.dtype_policy,
             name="hidden",
         )
@@ -61,7 +61,7 @@ class ProjectionHead(keras.layers.Layer):
             keras.layers.BatchNormalization(
                 momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="hidden_bn"
             )
-            if batch_norm
+            if self.batch_norm
             else None
         )
         self.projection = keras.layers.Dense(

@@ -9,6 +9,9 @@ convolution ("ResNet v1.5"), 2048 features after global average pooling.
 
 import keras
 
+from keras_sincere._validation import check_choice
+from keras_sincere._validation import check_integer
+
 # depth -> (block type, blocks per stage)
 _ARCHITECTURES = {
     18: ("basic", (2, 2, 2, 2)),
@@ -104,18 +107,13 @@ def resnet(
     >>> encoder.output_shape
     (None, 64)
     """
-    if depth not in _ARCHITECTURES:
-        raise ValueError(
-            f"`depth` must be one of {sorted(_ARCHITECTURES)}. Received: depth={depth}"
-        )
-    if stem not in _STEMS:
-        raise ValueError(f"`stem` must be one of {_STEMS}. Received: stem={stem!r}")
+    check_choice(depth, "depth", sorted(_ARCHITECTURES))
+    check_choice(stem, "stem", _STEMS)
     if len(tuple(input_shape)) != 3:
         raise ValueError(
             f"`input_shape` must be (H, W, C). Received: input_shape={input_shape}"
         )
-    if int(width) < 1:
-        raise ValueError(f"`width` must be a positive integer. Received: {width}")
+    width = check_integer(width, "width")
     block_type, blocks_per_stage = _ARCHITECTURES[depth]
     block = _basic_block if block_type == "basic" else _bottleneck_block
 

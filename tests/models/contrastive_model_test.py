@@ -17,6 +17,21 @@ from keras_sincere.models import contrastive_model
 IMAGE = (16, 16, 3)
 
 
+def tiny_encoder(features=32):
+    """Convolution, batch norm, ReLU and pooling: the layer kinds of a ResNet.
+
+    What these tests check does not depend on the backbone, and a ResNet
+    takes most of their time to build and compile. The ResNets have their
+    own tests (`resnet_test.py`) and are trained through this model in
+    `tests/training_test.py`.
+    """
+    images = keras.Input(IMAGE)
+    x = keras.layers.Conv2D(features, 3, strides=2, use_bias=False)(images)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    return keras.Model(images, keras.layers.GlobalAveragePooling2D()(x))
+
+
 def small_model(augmenter="flip", views=2, seed=0):
     keras.utils.set_random_seed(seed)
     if augmenter == "flip":
@@ -27,11 +42,23 @@ def small_model(augmenter="flip", views=2, seed=0):
             ]
         )
     return models.ContrastiveModel(
-        models.resnet18(IMAGE, width=4),
+        tiny_encoder(),
         models.ProjectionHead(hidden_dim=16, output_dim=8),
         augmenter=augmenter,
         views=views,
     )
+
+
+@pytest.fixture(scope="module")
+def flip_model():
+    """A built model that tests only embed with (in inference mode)."""
+    return small_model()
+
+
+@pytest.fixture(scope="module")
+def plain_model():
+    """A built model without augmenter, that tests only embed with."""
+    return small_model(augmenter=None)
 
 
 def toy_images(samples=32, classes=4, seed=0):
@@ -52,16 +79,16 @@ def test_training_call_draws_views(rng):
     assert not np.allclose(embeddings[:, 0], embeddings[:, 1])
 
 
-def test_inference_call_embeds_images_as_they_are():
-    model = small_model()
+def test_inference_call_embeds_images_as_they_are(flip_model):
+    model = flip_model
     images, _ = toy_images(4)
     embeddings = keras.ops.convert_to_numpy(model(images, training=False))
     assert embeddings.shape == (4, 1, 8)
     np.testing.assert_allclose(model.embed(images), embeddings[:, 0], atol=1e-6)
 
 
-def test_ready_views_are_embedded_per_view():
-    model = small_model(augmenter=None)
+def test_ready_views_are_embedded_per_view(plain_model):
+    model = plain_model
     images, _ = toy_images(4)
     views = np.stack([images, images[:, :, ::-1]], axis=1)
     embeddings = keras.ops.convert_to_numpy(model(views, training=False))
@@ -69,8 +96,8 @@ def test_ready_views_are_embedded_per_view():
     np.testing.assert_allclose(embeddings[:, 0], model.embed(images), atol=1e-5)
 
 
-def test_encode_gives_encoder_features():
-    model = small_model()
+def test_encode_gives_encoder_features(flip_model):
+    model = flip_model
     images, _ = toy_images(4)
     features = model.encode(images)
     assert features.shape == (4, 32)
@@ -81,8 +108,8 @@ def test_encode_gives_encoder_features():
     )
 
 
-def test_rejects_other_ranks():
-    model = small_model()
+def test_rejects_other_ranks(flip_model):
+    model = flip_model
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
         model(np.zeros((2, 16, 16), "float32"))
 
@@ -91,6 +118,81 @@ def test_rejects_other_ranks():
 def test_rejects_views_that_are_not_a_positive_integer(views):
     with pytest.raises(ValueError, match="`views` must be an integer >= 1"):
         small_model(views=views)
+
+
+class FirstStep(keras.callbacks.Callback):
+    """Records the loss and the weights after the first training step."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not hasattr(self, "loss"):
+            self.loss = float(logs["loss"])
+            self.weights = self.model.get_weights()
+
+
+def first_step(build, x, y, loss, optimizer, jit, epochs=1):
+    """Fits `build()` with or without the backend's compiler, from the same start.
+
+    `jit=True`: XLA on TensorFlow and JAX, `torch.compile` on torch;
+    `jit=False`: the eager step. Batches of 16 in a fixed order.
+
+    Returns:
+        `(initial weights, FirstStep recorder, History)`.
+    """
+    model = build()
+    initial = model.get_weights()
+    compiler = {"jit_compile": True} if jit else {"jit_compile": False}
+    model.compile(optimizer=optimizer(), loss=loss, run_eagerly=not jit, **compiler)
+    # Keras falls back to eager for models that cannot be compiled.
+    assert model.jit_compile is jit
+    recorder = FirstStep()
+    history = model.fit(
+        x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[recorder],
+    )  # fmt: skip
+    return initial, recorder, history
+
+
+def assert_jit_matches_eager(build, x, y, loss, optimizer, epochs=1):
+    """The first step's loss and updated weights agree with and without jit.
+
+    Returns the compiled run's History, over all `epochs`.
+    """
+    initial, jit, history = first_step(build, x, y, loss, optimizer, True, epochs)
+    start, eager, _ = first_step(build, x[:16], y[:16], loss, optimizer, False)
+    for compiled, eager_weights in zip(initial, start, strict=True):
+        np.testing.assert_array_equal(compiled, eager_weights)
+    assert any(
+        not np.array_equal(after, before)
+        for after, before in zip(eager.weights, start, strict=True)
+    )
+    assert np.isfinite(jit.loss)
+    assert jit.loss == pytest.approx(eager.loss, rel=1e-5)
+    # The updates agree to 1e-3 of each tensor's largest update: TensorFlow's
+    # XLA sums the gradients in another order than its eager kernels, which
+    # moves updates by up to 2e-4 of their size (JAX and torch: 1e-5).
+    for before, compiled, eager_weights in zip(
+        start, jit.weights, eager.weights, strict=True
+    ):
+        update = eager_weights - before
+        np.testing.assert_allclose(
+            compiled - before, update, rtol=1e-5, atol=1e-3 * np.abs(update).max()
+        )
+    return history
+
+
+def deterministic_model(augmenter=True):
+    """A tiny model whose in-model augmenter draws no random numbers.
+
+    TensorFlow's XLA kernels draw other random numbers than its eager ones
+    from the same seed, so a random augmenter would give jit and eager runs
+    different views.
+    """
+    keras.utils.set_random_seed(0)
+    return models.ContrastiveModel(
+        tiny_encoder(),
+        models.ProjectionHead(hidden_dim=16, output_dim=8),
+        augmenter=keras.layers.Rescaling(0.8, offset=0.1) if augmenter else None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,19 +206,28 @@ def test_rejects_views_that_are_not_a_positive_integer(views):
     ids=lambda loss: loss.name,
 )
 def test_fit_with_each_loss(loss):
-    model = small_model()
     images, labels = toy_images()
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=loss)
-    history = model.fit(images, labels, batch_size=16, epochs=2, verbose=0)
+    history = assert_jit_matches_eager(
+        deterministic_model,
+        images,
+        labels,
+        loss,
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+        epochs=2,
+    )
     assert np.all(np.isfinite(history.history["loss"]))
 
 
 def test_fit_from_ready_views():
-    model = small_model(augmenter=None)
     images, labels = toy_images()
     views = np.stack([images, images[:, ::-1]], axis=1)
-    model.compile(optimizer="sgd", loss=losses.SincereLoss())
-    history = model.fit(views, labels, batch_size=16, epochs=1, verbose=0)
+    history = assert_jit_matches_eager(
+        lambda: deterministic_model(augmenter=False),
+        views,
+        labels,
+        losses.SincereLoss(),
+        lambda: keras.optimizers.SGD(),
+    )
     assert np.isfinite(history.history["loss"][0])
 
 
@@ -131,13 +242,20 @@ def test_mixed_precision_training_is_finite(policy):
     assert model.encoder.layers[1].compute_dtype == policy.split("_")[1]
 
 
-def test_save_and_load_give_identical_embeddings(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model after one epoch of `fit`, saved; the tests only load and read it."""
     model = small_model()
     images, labels = toy_images()
     model.compile(optimizer="sgd", loss=losses.SincereLoss(0.2))
     model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
-    path = tmp_path / "model.keras"
+    path = tmp_path_factory.mktemp("trained") / "model.keras"
     model.save(path)
+    return model, path, images
+
+
+def test_save_and_load_give_identical_embeddings(trained):
+    model, path, images = trained
     restored = keras.models.load_model(path)
     assert isinstance(restored, models.ContrastiveModel)
     assert restored.views == 2
@@ -173,12 +291,8 @@ print(json.dumps({"backend": keras.backend.backend()}))
     ["import keras\nimport keras_sincere", "import keras_sincere\nimport keras"],
     ids=["keras_first", "keras_sincere_first"],
 )
-def test_model_saved_on_one_backend_loads_on_another(tmp_path, imports):
-    model = small_model()
-    images, labels = toy_images()
-    model.compile(optimizer="sgd", loss=losses.SincereLoss())
-    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
-    model.save(tmp_path / "model.keras")
+def test_model_saved_on_one_backend_loads_on_another(trained, tmp_path, imports):
+    model, path, images = trained
     np.save(tmp_path / "images.npy", images)
     other = _other_backend()
     result = subprocess.run(
@@ -186,7 +300,7 @@ def test_model_saved_on_one_backend_loads_on_another(tmp_path, imports):
             sys.executable,
             "-c",
             LOAD_SCRIPT.replace("{imports}", imports),
-            str(tmp_path / "model.keras"),
+            str(path),
             str(tmp_path / "images.npy"),
             str(tmp_path / "embedded.npy"),
         ],
@@ -268,8 +382,8 @@ def test_inference_batch_size_keeps_pixels_per_batch(shape, expected):
     assert contrastive_model.inference_batch_size(np.zeros(shape)) == expected
 
 
-def test_encode_and_embed_default_to_the_inference_batch(monkeypatch, rng):
-    model = small_model()
+def test_encode_and_embed_default_to_the_inference_batch(flip_model, monkeypatch, rng):
+    model = flip_model
     images = rng.random((6, 16, 16, 3)).astype("float32")
     seen = []
     for target in (model, model.encoder):
@@ -298,8 +412,8 @@ def test_auto_jit_compile_is_what_docs_backends_says():
         assert model.jit_compile == (backend == "jax")
 
 
-def test_uint8_images_are_scaled_like_their_float_twins(rng):
-    model = small_model(augmenter=None)
+def test_uint8_images_are_scaled_like_their_float_twins(plain_model, rng):
+    model = plain_model
     images = rng.integers(0, 256, (4, 16, 16, 3)).astype("uint8")
     floats = images.astype("float32") / 255.0
     # x * (1 / 255) and x / 255 differ in the last bit.
@@ -310,9 +424,7 @@ def test_uint8_images_are_scaled_like_their_float_twins(rng):
 def test_uint8_images_train_through_the_simclr_augmenter(rng):
     augmenter = augment.simclr_augmenter(16, seed=0)
     model = models.ContrastiveModel(
-        models.resnet18((16, 16, 3), width=4),
-        models.ProjectionHead(32, 8),
-        augmenter=augmenter,
+        tiny_encoder(), models.ProjectionHead(32, 8), augmenter=augmenter
     )
     images = rng.integers(0, 256, (8, 16, 16, 3)).astype("uint8")
     # Taken as 0-255 floats, the colour jitter clipped most views to blank.
@@ -327,7 +439,7 @@ def test_an_augmenter_that_resizes_is_applied_at_inference_too():
     """Trained through a 16x16 crop of 32x32 images, it embeds 32x32 images."""
     keras.utils.set_random_seed(0)
     model = models.ContrastiveModel(
-        models.resnet18(IMAGE, width=4),
+        tiny_encoder(),
         models.ProjectionHead(hidden_dim=16, output_dim=8),
         augmenter=augment.simclr_augmenter(16, seed=0),
     )
@@ -346,8 +458,8 @@ def test_an_augmenter_that_resizes_is_applied_at_inference_too():
     assert model.embed(uint8).shape == (16, 8)
 
 
-def test_images_the_encoder_cannot_take_are_a_clear_error():
-    model = small_model(augmenter=None)
+def test_images_the_encoder_cannot_take_are_a_clear_error(plain_model):
+    model = plain_model
     wrong = np.zeros((2, 24, 24, 3), "float32")
     with pytest.raises(ValueError, match=r"takes images of shape \(16, 16, 3\); "):
         model.embed(wrong)

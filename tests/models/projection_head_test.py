@@ -82,3 +82,10 @@ def test_batch_norm_round_trips_through_the_config():
     assert models.ProjectionHead.from_config(config).batch_norm is True
     with pytest.raises(ValueError, match="`batch_norm` must be True or False"):
         models.ProjectionHead(batch_norm="no")
+
+
+@pytest.mark.parametrize("argument", ["hidden_dim", "output_dim"])
+@pytest.mark.parametrize("value", [0, 2.0, True])
+def test_sizes_must_be_positive_integers(argument, value):
+    with pytest.raises(ValueError, match=f"`{argument}` must be an integer >= 1"):
+        models.ProjectionHead(**{argument: value})

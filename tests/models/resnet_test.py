@@ -16,6 +16,23 @@ def has_layer(model, name):
     return any(layer.name == name for layer in model.layers)
 
 
+@pytest.fixture(scope="module")
+def full_width():
+    """`(depth, stem) -> resnet(depth, (32, 32, 3), stem)` at the paper's width.
+
+    Each encoder is built once (the 50-layer one takes seconds): the tests
+    only read them.
+    """
+    built = {}
+
+    def encoder(depth, stem="cifar"):
+        if (depth, stem) not in built:
+            built[depth, stem] = models.resnet(depth, (32, 32, 3), stem=stem)
+        return built[depth, stem]
+
+    return encoder
+
+
 @pytest.mark.parametrize(
     "depth, features, convs",
     [
@@ -25,8 +42,8 @@ def has_layer(model, name):
         (50, 2048, 1 + 3 * 16 + 4),
     ],
 )
-def test_architecture(depth, features, convs):
-    encoder = models.resnet(depth, (32, 32, 3))
+def test_architecture(full_width, depth, features, convs):
+    encoder = full_width(depth)
     assert encoder.output_shape == (None, features)
     assert count_layers(encoder, keras.layers.Conv2D) == convs
     assert not has_layer(encoder, "stem_pool")
@@ -38,15 +55,15 @@ def test_architecture(depth, features, convs):
     )
 
 
-def test_resnet50_parameter_count_matches_the_standard_model():
+def test_resnet50_parameter_count_matches_the_standard_model(full_width):
     # torchvision's resnet50 has 25,557,032 parameters, of which the 1000-way
     # fc layer holds 2,049,000; the CIFAR stem's 3x3 conv has 9,408 - 1,728
     # fewer weights than the 7x7 one. BatchNorm moving statistics (53,120)
     # are non-trainable weights here.
-    encoder = models.resnet50((32, 32, 3), stem="imagenet")
+    encoder = full_width(50, "imagenet")
     trainable = sum(int(np.prod(w.shape)) for w in encoder.trainable_weights)
     assert trainable == 25_557_032 - 2_049_000
-    cifar = models.resnet50((32, 32, 3), stem="cifar")
+    cifar = full_width(50)
     assert (
         sum(int(np.prod(w.shape)) for w in cifar.trainable_weights)
         == trainable - 9_408 + 1_728
