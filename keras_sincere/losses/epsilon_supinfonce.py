@@ -82,8 +82,8 @@ def epsilon_supinfonce(
 
     >>> import numpy as np
     >>> embeddings = np.random.default_rng(0).normal(size=(4, 2, 8))
-    >>> keras_sincere.losses.epsilon_supinfonce(
-    ...     np.array([0, 0, 1, 1]), embeddings, epsilon=0.1).shape
+    >>> tuple(keras_sincere.losses.epsilon_supinfonce(
+    ...     np.array([0, 0, 1, 1]), embeddings, epsilon=0.1).shape)
     (4,)
     """
     return EpsilonSupInfoNCELoss.per_sample_losses(

@@ -65,7 +65,7 @@ def infonce(y_true, y_pred, temperature: float = 0.5, **kwargs):
 
     >>> import numpy as np
     >>> views = np.random.default_rng(0).normal(size=(4, 2, 8))
-    >>> keras_sincere.losses.infonce(None, views).shape
+    >>> tuple(keras_sincere.losses.infonce(None, views).shape)
     (4,)
     """
     return InfoNCELoss.per_sample_losses(None, y_pred, temperature, **kwargs)

@@ -77,7 +77,7 @@ def sincere(y_true, y_pred, temperature: float = 0.1, **kwargs):
 
     >>> import numpy as np
     >>> embeddings = np.random.default_rng(0).normal(size=(4, 2, 8))
-    >>> keras_sincere.losses.sincere(np.array([0, 0, 1, 1]), embeddings).shape
+    >>> tuple(keras_sincere.losses.sincere(np.array([0, 0, 1, 1]), embeddings).shape)
     (4,)
     """
     return SincereLoss.per_sample_losses(y_true, y_pred, temperature, **kwargs)

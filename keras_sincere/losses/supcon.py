@@ -103,7 +103,7 @@ def supcon(
 
     >>> import numpy as np
     >>> embeddings = np.random.default_rng(0).normal(size=(4, 2, 8))
-    >>> keras_sincere.losses.supcon(np.array([0, 0, 1, 1]), embeddings).shape
+    >>> tuple(keras_sincere.losses.supcon(np.array([0, 0, 1, 1]), embeddings).shape)
     (4,)
     """
     return SupConLoss.per_sample_losses(

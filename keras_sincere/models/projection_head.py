@@ -35,7 +35,7 @@ class ProjectionHead(keras.layers.Layer):
     Example:
 
     >>> head = keras_sincere.models.ProjectionHead(hidden_dim=16, output_dim=4)
-    >>> head(np.ones((2, 8), "float32")).shape
+    >>> tuple(head(np.ones((2, 8), "float32")).shape)
     (2, 4)
     """
 
