@@ -183,7 +183,8 @@ def _tensorflow_recomputed_gradients(
     import tensorflow as tf
 
     num_blocks = tf.shape(anchor_blocks)[0]
-    depth = keys.shape[-1]
+    # The anchors' depth is static; gathered keys can lose theirs in a replica.
+    depth = anchor_blocks.shape[-1]
 
     def body(b, key_gradient, anchor_gradients):
         block_anchors = anchor_blocks[b]
