@@ -20,34 +20,44 @@ import dataclasses
 
 import keras
 
+from keras_sincere import losses
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_non_negative
+from keras_sincere._validation import check_number
+from keras_sincere._validation import check_positive
+from keras_sincere.losses.registry import ALIASES
 from keras_sincere.schedules import WarmupCosineDecay
 
 _PAPER_EPOCHS = 800
 _PAPER_LEARNING_RATE = 0.5
 
-# (dataset, loss) -> temperature. CIFAR-10/100: the authors' choices.
-# CIFAR-2 and digits: not in the paper; 0.1, the value the authors' public
-# configuration uses for CIFAR-2 and the usual SupCon default.
+# dataset -> canonical loss name -> temperature. CIFAR-10/100, SINCERE and
+# SupCon: the authors' choices. CIFAR-2 and digits are not in the paper: 0.1,
+# the value the authors' public configuration uses for CIFAR-2 and the usual
+# SupCon default. epsilon-SupInfoNCE and InfoNCE have no temperature of their
+# own in the paper and take SINCERE's (epsilon-SupInfoNCE with epsilon = 0 is
+# SINCERE; InfoNCE is SINCERE with every sample its own class).
 _TEMPERATURES = {
-    ("cifar10", "sincere"): 0.1,
-    ("cifar10", "supcon"): 0.05,
-    ("cifar100", "sincere"): 0.05,
-    ("cifar100", "supcon"): 0.1,
-    ("cifar2", "sincere"): 0.1,
-    ("cifar2", "supcon"): 0.1,
-    ("digits", "sincere"): 0.1,
-    ("digits", "supcon"): 0.1,
-}
-# Losses without a temperature of their own in the paper take SINCERE's
-# (epsilon-SupInfoNCE with epsilon = 0 is SINCERE; InfoNCE is SINCERE with
-# every sample its own class).
-_LOSS_ALIASES = {
-    "sincere": "sincere",
-    "supcon": "supcon",
-    "epsilon_supinfonce": "sincere",
-    "infonce": "sincere",
-}
-_DATASETS = ("cifar10", "cifar100", "cifar2", "digits")
+    "cifar10": {"sincere": 0.1, "supcon": 0.05, "epsilon_supinfonce": 0.1,
+                "infonce": 0.1},
+    "cifar100": {"sincere": 0.05, "supcon": 0.1, "epsilon_supinfonce": 0.05,
+                 "infonce": 0.05},
+    "cifar2": {"sincere": 0.1, "supcon": 0.1, "epsilon_supinfonce": 0.1,
+               "infonce": 0.1},
+    "digits": {"sincere": 0.1, "supcon": 0.1, "epsilon_supinfonce": 0.1,
+               "infonce": 0.1},
+}  # fmt: skip
+
+
+def _canonical_loss(loss) -> str:
+    """`losses.canonical_name(loss)`, with a message that names `loss`."""
+    try:
+        return losses.canonical_name(loss)
+    except ValueError:
+        accepted = ", ".join(map(repr, [*losses.LOSSES, *ALIASES]))
+        raise ValueError(
+            f"`loss` must be one of {accepted}. Received: loss={loss!r}"
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +84,10 @@ class Recipe:
 
     Args:
         dataset: dataset name, as accepted by `keras_sincere.data.load_dataset`.
-        loss: loss name (`"sincere"`, `"supcon"`, `"epsilon_supinfonce"`,
-            `"infonce"`).
+        loss: loss name, any `keras_sincere.losses.get` accepts; kept as
+            the canonical name (`"sincere"`, `"supcon"`,
+            `"epsilon_supinfonce"`, `"infonce"`), so `"eps"` becomes
+            `"epsilon_supinfonce"`.
         temperature: loss temperature `T > 0`.
         learning_rate: peak learning rate, reached after the warm-up.
         epochs: training epochs.
@@ -109,32 +121,35 @@ class Recipe:
     final_fraction: float = 0.001
 
     def __post_init__(self):
-        for name in ("temperature", "learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"`{name}` must be > 0. Received: {name}={getattr(self, name)}"
-                )
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(
-                    f"`{name}` must be an integer >= 1. Received: {name}={value}"
-                )
-        if not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(
-                "`warmup_epochs` must satisfy 0 <= warmup_epochs < epochs. "
-                f"Received: warmup_epochs={self.warmup_epochs}, "
-                f"epochs={self.epochs}"
-            )
-        if not 0 <= self.momentum < 1:
+        # The one name of the loss, whichever spelling was given.
+        object.__setattr__(self, "loss", _canonical_loss(self.loss))
+        check_positive(self.temperature, "temperature")
+        check_positive(self.learning_rate, "learning_rate")
+        check_integer(self.epochs, "epochs")
+        check_integer(self.batch_size, "batch_size")
+        check_integer(
+            self.warmup_epochs, "warmup_epochs", minimum=0, maximum=self.epochs - 1
+        )
+        # [0, 1): the checks of `_validation` have no exclusive maximum.
+        if not 0 <= check_number(self.momentum, "momentum") < 1:
             raise ValueError(
                 f"`momentum` must be in [0, 1). Received: momentum={self.momentum}"
             )
-        if self.weight_decay < 0:
-            raise ValueError(
-                "`weight_decay` must be >= 0. "
-                f"Received: weight_decay={self.weight_decay}"
-            )
+        check_non_negative(self.weight_decay, "weight_decay")
+
+    def build_loss(self, **kwargs) -> keras.losses.Loss:
+        """The loss of the recipe at its temperature (`losses.get`).
+
+        Args:
+            **kwargs: further constructor arguments of the loss
+                (`chunk_size=...`, `epsilon=...`).
+
+        Example:
+
+        >>> paper_recipe("cifar10", "supcon").build_loss().temperature
+        0.05
+        """
+        return losses.get(self.loss, temperature=self.temperature, **kwargs)
 
     def schedule(self, steps_per_epoch: int) -> WarmupCosineDecay:
         """The warm-up cosine schedule for `steps_per_epoch` updates an epoch."""
@@ -188,8 +203,10 @@ def paper_recipe(dataset: str, loss: str = "sincere") -> Recipe:
     Args:
         dataset: `"cifar10"`, `"cifar100"`, `"cifar2"` or `"digits"`
             (case and `-` are ignored: `"CIFAR-10"` works).
-        loss: `"sincere"`, `"supcon"`, `"epsilon_supinfonce"` or
-            `"infonce"`. Defaults to `"sincere"`.
+        loss: a name `keras_sincere.losses.get` accepts (`"sincere"`,
+            `"supcon"`, `"epsilon_supinfonce"` or `"eps"`, `"infonce"`);
+            case and `-` are ignored (`"SupCon"` works). Defaults to
+            `"sincere"`.
 
     Returns:
         A frozen `Recipe`.
@@ -200,20 +217,19 @@ def paper_recipe(dataset: str, loss: str = "sincere") -> Recipe:
     0.1
     """
     dataset_key = str(dataset).lower().replace("-", "")
-    loss_key = str(loss).lower().replace("-", "_")
-    if dataset_key not in _DATASETS:
+    if dataset_key not in _TEMPERATURES:
         raise ValueError(
-            f"Unknown `dataset`: {dataset!r}. Expected one of {list(_DATASETS)}."
+            f"`dataset` must be one of {', '.join(map(repr, _TEMPERATURES))}. "
+            f"Received: dataset={dataset!r}"
         )
-    if loss_key not in _LOSS_ALIASES:
-        raise ValueError(
-            f"Unknown `loss`: {loss!r}. Expected one of {list(_LOSS_ALIASES)}."
-        )
-    temperature = _TEMPERATURES[(dataset_key, _LOSS_ALIASES[loss_key])]
+    if loss not in losses.LOSSES and loss not in ALIASES:
+        loss = str(loss).lower().replace("-", "_")
+    loss = _canonical_loss(loss)
+    temperature = _TEMPERATURES[dataset_key][loss]
     if dataset_key == "digits":
         return Recipe(
             dataset=dataset_key,
-            loss=loss_key,
+            loss=loss,
             temperature=temperature,
             learning_rate=_PAPER_LEARNING_RATE * 128 / 512,
             epochs=100,
@@ -221,7 +237,7 @@ def paper_recipe(dataset: str, loss: str = "sincere") -> Recipe:
         )
     return Recipe(
         dataset=dataset_key,
-        loss=loss_key,
+        loss=loss,
         temperature=temperature,
         learning_rate=_PAPER_LEARNING_RATE,
         epochs=_PAPER_EPOCHS,

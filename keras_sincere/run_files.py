@@ -8,6 +8,7 @@ after each finished epoch (`EpochCheckpoint`), from which `--resume` goes on.
 """
 
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -108,6 +109,41 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> pathlib.Path:
     return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
+def json_ready(value):
+    """A JSON-ready copy: numpy scalars and arrays become Python numbers and
+    lists, tuples lists, keys strings, and NaN or infinite floats `None`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> json_ready({1: np.float32(0.5), "x": (np.arange(2), float("nan"))})
+    {'1': 0.5, 'x': [[0, 1], None]}
+    """
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return json_ready(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomically(path: str | os.PathLike, record) -> pathlib.Path:
+    """`record` as indented JSON (`json_ready`), written atomically."""
+    return write_text_atomically(path, json.dumps(json_ready(record), indent=2))
+
+
+def read_json(path: str | os.PathLike):
+    """The JSON value a file holds."""
+    return json.loads(pathlib.Path(path).read_text())
+
+
 def save_model_or_keep_it(model, path: str | os.PathLike) -> pathlib.Path:
     """Saves `model` to `path` atomically; if that fails, saves it elsewhere.
 
@@ -147,7 +183,7 @@ def start_or_resume(folder: str | os.PathLike, settings: dict) -> pathlib.Path:
     record = checkpoints / _SETTINGS
     settings = _jsonable(settings)
     if record.is_file():
-        recorded = json.loads(record.read_text())
+        recorded = read_json(record)
         changed = [
             f"{key}: {recorded.get(key)!r} then, {settings.get(key)!r} now"
             for key in sorted(set(recorded) | set(settings))
@@ -194,7 +230,7 @@ class EpochCheckpoint:
         """`{"epochs": done, "history": {...}, "weights": file name}`."""
         if not self.state_path.is_file():
             return {"epochs": 0, "history": {}, "weights": None}
-        return json.loads(self.state_path.read_text())
+        return read_json(self.state_path)
 
     def save(self, model, epochs: int, history: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,14 @@ import math
 import keras
 from keras import ops
 
+from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_positive
+from keras_sincere._validation import check_probability
+
 
 @keras.saving.register_keras_serializable(package="keras_sincere")
-class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up, then cosine decay to a final fraction of the peak.
+class WarmupCosineDecay(keras.optimizers.schedules.CosineDecay):
+    """Keras's `CosineDecay` with warm-up, in the terms of the paper's recipe.
 
     The schedule of the paper's appendix J: "10 epochs warming up from 0.1%
     to 100% then cosine anneals back to 0.1% at the last epoch". Steps count
@@ -24,15 +28,26 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
     ```
 
     So `lr(0) = a * p`, `lr(w) = p`, and the last update (`s = T - 1`) uses
-    `b * p`. After `total_steps` (a run that continues past the schedule)
-    the learning rate stays at the final value `b * p`. With
-    `warmup_steps = 0` there is no warm-up; with
-    `warmup_steps = total_steps - 1` there is no decay phase and the last
-    step uses the final value.
+    `b * p`; after `total_steps` the learning rate stays at `b * p`.
 
-    `__call__` uses `keras.ops` only and computes in float32, so the
-    schedule works with a traced step inside a jitted `fit` on every
-    backend.
+    This is `keras.optimizers.schedules.CosineDecay(initial_learning_rate=a
+    * p, decay_steps=T - 1 - w, alpha=b, warmup_target=p, warmup_steps=w)`,
+    and the object carries those attributes, with three differences:
+
+    - `decay_steps = 0` is allowed (Keras refuses it): a plan that is all
+      warm-up (`w = T - 1`) or a single step (`T = 1`) uses `b * p` from
+      step `w` on;
+    - `step` may be a vector of steps (the phases are chosen with
+      `ops.where`, not `ops.cond`);
+    - the float32 arithmetic is the formula above, term for term. Keras's
+      warm-up computes `(p - a * p) * s / w + a * p`, and under `jit` its
+      cosine phase rounds differently too: the values agree to float32
+      rounding (tested), but one unit in the last place of the learning
+      rate changes a training run after a few epochs as much as a new seed
+      does, and the published figures were trained with this order.
+
+    `__call__` uses `keras.ops` only, so the schedule works with a traced
+    step inside a jitted `fit` on every backend.
 
     Args:
         peak_learning_rate: the learning rate at the end of the warm-up,
@@ -68,35 +83,27 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         initial_fraction: float = 0.001,
         final_fraction: float = 0.001,
     ):
-        if not peak_learning_rate > 0:
-            raise ValueError(
-                "`peak_learning_rate` must be > 0. "
-                f"Received: peak_learning_rate={peak_learning_rate}"
-            )
-        if int(total_steps) != total_steps or total_steps < 1:
-            raise ValueError(
-                f"`total_steps` must be an integer >= 1. Received: "
-                f"total_steps={total_steps}"
-            )
-        if int(warmup_steps) != warmup_steps or not 0 <= warmup_steps < total_steps:
-            raise ValueError(
-                "`warmup_steps` must be an integer with 0 <= warmup_steps < "
-                f"total_steps. Received: warmup_steps={warmup_steps}, "
-                f"total_steps={total_steps}"
-            )
-        for name, value in (
-            ("initial_fraction", initial_fraction),
-            ("final_fraction", final_fraction),
-        ):
-            if not 0 <= value <= 1:
-                raise ValueError(
-                    f"`{name}` must be in [0, 1]. Received: {name}={value}"
-                )
-        self.peak_learning_rate = float(peak_learning_rate)
-        self.total_steps = int(total_steps)
-        self.warmup_steps = int(warmup_steps)
-        self.initial_fraction = float(initial_fraction)
-        self.final_fraction = float(final_fraction)
+        peak = check_positive(peak_learning_rate, "peak_learning_rate")
+        total_steps = check_integer(total_steps, "total_steps")
+        warmup_steps = check_integer(
+            warmup_steps, "warmup_steps", minimum=0, maximum=total_steps - 1
+        )
+        self.peak_learning_rate = peak
+        self.total_steps = total_steps
+        self.initial_fraction = check_probability(initial_fraction, "initial_fraction")
+        self.final_fraction = check_probability(final_fraction, "final_fraction")
+        decay_steps = total_steps - 1 - warmup_steps
+        super().__init__(
+            initial_learning_rate=self.initial_fraction * peak,
+            # Keras refuses 0; the true value is set below and `__call__`
+            # handles it.
+            decay_steps=max(1, decay_steps),
+            alpha=self.final_fraction,
+            name="WarmupCosineDecay",
+            warmup_target=peak,
+            warmup_steps=warmup_steps,
+        )
+        self.decay_steps = decay_steps
 
     @classmethod
     def from_epochs(
@@ -105,8 +112,7 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         epochs: int,
         steps_per_epoch: int,
         warmup_epochs: int = 10,
-        initial_fraction: float = 0.001,
-        final_fraction: float = 0.001,
+        **fractions,
     ) -> "WarmupCosineDecay":
         """The schedule for `epochs` epochs of `steps_per_epoch` updates.
 
@@ -116,44 +122,43 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             steps_per_epoch: optimizer updates per epoch, `>= 1`.
             warmup_epochs: epochs of linear warm-up. Defaults to 10 (the
                 paper's value).
-            initial_fraction: see the class.
-            final_fraction: see the class.
+            **fractions: `initial_fraction` and `final_fraction`, as for
+                the class.
 
         Returns:
             A `WarmupCosineDecay` with `total_steps = epochs *
             steps_per_epoch` and `warmup_steps = warmup_epochs *
             steps_per_epoch`.
+
+        Example:
+
+        >>> schedule = WarmupCosineDecay.from_epochs(0.5, 800, 97)
+        >>> schedule.total_steps, schedule.warmup_steps
+        (77600, 970)
         """
-        for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if int(value) != value or value < 1:
-                raise ValueError(
-                    f"`{name}` must be an integer >= 1. Received: {name}={value}"
-                )
-        if int(warmup_epochs) != warmup_epochs or not 0 <= warmup_epochs < epochs:
-            raise ValueError(
-                "`warmup_epochs` must be an integer with 0 <= warmup_epochs < "
-                f"epochs. Received: warmup_epochs={warmup_epochs}, epochs={epochs}"
-            )
+        epochs = check_integer(epochs, "epochs")
+        steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch")
+        warmup_epochs = check_integer(
+            warmup_epochs, "warmup_epochs", minimum=0, maximum=epochs - 1
+        )
         return cls(
             peak_learning_rate=peak_learning_rate,
-            total_steps=int(epochs) * int(steps_per_epoch),
-            warmup_steps=int(warmup_epochs) * int(steps_per_epoch),
-            initial_fraction=initial_fraction,
-            final_fraction=final_fraction,
+            total_steps=epochs * steps_per_epoch,
+            warmup_steps=warmup_epochs * steps_per_epoch,
+            **fractions,
         )
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
         peak = self.peak_learning_rate
         warmup = float(self.warmup_steps)
-        decay_steps = self.total_steps - 1 - self.warmup_steps
 
         # Warm-up branch; with warmup_steps = 0 it is never selected.
         ramp = step / max(warmup, 1.0)
         warm = peak * (self.initial_fraction + (1.0 - self.initial_fraction) * ramp)
 
-        if decay_steps > 0:
-            progress = ops.clip((step - warmup) / float(decay_steps), 0.0, 1.0)
+        if self.decay_steps > 0:
+            progress = ops.clip((step - warmup) / float(self.decay_steps), 0.0, 1.0)
         else:
             progress = ops.ones_like(step)
         cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
@@ -161,6 +166,8 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < warmup, warm, decayed)
 
     def get_config(self):
+        # The arguments of this class, not Keras's: optimizers saved with
+        # this schedule in `.keras` files load with this config.
         return {
             "peak_learning_rate": self.peak_learning_rate,
             "total_steps": self.total_steps,

@@ -40,8 +40,39 @@ def _signed(summary, scale=1.0, digits=3):
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+# Loss names written by versions before the canonical names: results.json
+# files from then called epsilon-SupInfoNCE "eps".
+_OLD_LOSS_NAMES = {"eps": "epsilon_supinfonce"}
+
+
+def _canonical(name):
+    return _OLD_LOSS_NAMES.get(name, name)
+
+
+def _canonical_pair(pair):
+    """A `"REFERENCE-OTHER"` key of `paired` / `bootstrap` with new names."""
+    reference, other = pair.split("-", 1)
+    return f"{_canonical(reference)}-{_canonical(other)}"
+
+
+def with_canonical_loss_names(record):
+    """`record` with every loss named as `keras_sincere.losses` names it now."""
+    record = dict(record)
+    record["losses"] = [_canonical(loss) for loss in record["losses"]]
+    for key in ("runs", "summary"):
+        record[key] = {_canonical(k): v for k, v in record[key].items()}
+    for key in ("paired", "bootstrap"):
+        record[key] = {_canonical_pair(k): v for k, v in record[key].items()}
+    record["warnings"] = [
+        {**warning, "loss": _canonical(warning["loss"])}
+        for warning in record["warnings"]
+    ]
+    return record
+
+
 def _load(folder):
     record = json.loads((pathlib.Path(folder) / "results.json").read_text())
+    record = with_canonical_loss_names(record)
     record["folder"] = str(folder)
     return record
 

@@ -104,24 +104,15 @@ def gradient_agreement(seed=0):
 
 def trajectories(epochs=3):
     from keras_sincere import experiments
-    from keras_sincere import losses
 
     native = experiments.load_data("digits")
     (x_train, _), _ = native
+    plan = experiments.plan_training(
+        "digits", "sincere", len(x_train), x_train.shape[1], epochs=epochs
+    )
     for chunk_size in (None, 64):
-        plan = experiments.plan_training(
-            "digits", "sincere", len(x_train), x_train.shape[1], epochs=epochs
-        )
-        original = experiments.make_loss
-
-        def make_loss(name, temperature, chunk_size=chunk_size):
-            return losses.SincereLoss(temperature, chunk_size=chunk_size)
-
-        experiments.make_loss = make_loss
-        try:
-            _, history = experiments.train(plan, native, "sincere", verbose=0)
-        finally:
-            experiments.make_loss = original
+        loss = plan.recipe.build_loss(chunk_size=chunk_size)
+        _, history = experiments.train(plan, native, verbose=0, loss=loss)
         label = "dense" if chunk_size is None else f"chunked ({chunk_size} rows)"
         epoch_losses = ", ".join(f"{x:.4f}" for x in history["loss"])
         print(f"  {label:20s} epoch losses {epoch_losses}")

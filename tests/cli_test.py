@@ -1,12 +1,21 @@
-"""The keras-sincere command at toy size: train, evaluate, compare, errors."""
+"""The keras-sincere command at toy size: train, evaluate, compare, errors.
 
+Training is the cost here: tests that only read a run share one (fixtures of
+module scope), and the commands run at toy size (2 epochs of 2 steps).
+"""
+
+import contextlib
+import importlib.util
+import io
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -28,9 +37,10 @@ TOY = [
 ]
 
 
-@pytest.fixture
-def toy_npz(tmp_path):
+@pytest.fixture(scope="module")
+def toy_npz(tmp_path_factory):
     """A small image set in the .npz format users bring: 3 coloured classes."""
+    tmp_path = tmp_path_factory.mktemp("data")
     rng = np.random.default_rng(0)
 
     def split(n):
@@ -46,17 +56,35 @@ def toy_npz(tmp_path):
     return path
 
 
-def test_every_subcommand_has_help():
-    for command in ([], ["train"], ["evaluate"], ["compare"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "keras_sincere.cli", *command, "--help"],
-            capture_output=True,
+def _run_at_once(commands, **kwargs):
+    """Runs the commands in parallel processes; `(stdout, stderr, code)` each."""
+    processes = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
+            **kwargs,
         )
-        assert result.returncode == 0, result.stderr
-        assert "usage: keras-sincere" in result.stdout
-        assert result.stderr == ""  # no TensorFlow log lines
+        for command in commands
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        results.append((stdout, stderr, process.returncode))
+    return results
+
+
+HELP_COMMANDS = ([], ["train"], ["evaluate"], ["compare"])
+
+
+def test_every_subcommand_has_help():
+    module = [sys.executable, "-m", "keras_sincere.cli"]
+    results = _run_at_once([[*module, *command, "--help"] for command in HELP_COMMANDS])
+    for stdout, stderr, code in results:
+        assert code == 0, stderr
+        assert "usage: keras-sincere" in stdout
+        assert stderr == ""  # no TensorFlow log lines
 
 
 HELP_WITHOUT_KERAS = """
@@ -72,21 +100,18 @@ print("LOADED", loaded)
 """
 
 
-@pytest.mark.parametrize("command", [[], ["compare"], ["train"], ["evaluate"]])
-def test_help_does_not_import_keras_or_a_backend(command, tmp_path):
+def test_help_does_not_import_keras_or_a_backend(tmp_path):
     """What makes `--help` instant: arguments are parsed before Keras loads."""
     # Named like the console script, which is what keeps the package lazy.
     script = tmp_path / "keras-sincere"
     script.write_text(HELP_WITHOUT_KERAS)
-    result = subprocess.run(
-        [sys.executable, str(script), *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    results = _run_at_once(
+        [[sys.executable, str(script), *command] for command in HELP_COMMANDS],
         env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])},
     )
-    assert result.returncode == 0, result.stderr
-    assert "LOADED []" in result.stdout, result.stdout
+    for (stdout, stderr, code), command in zip(results, HELP_COMMANDS, strict=True):
+        assert code == 0, (command, stderr)
+        assert "LOADED []" in stdout, (command, stdout)
 
 
 def test_every_flag_has_help_text():
@@ -123,6 +148,67 @@ def test_bad_flags_are_one_error_line_naming_the_flag(flags, named, capsys):
     assert error.startswith("keras-sincere compare: error: argument " + named)
 
 
+def test_loss_names_are_those_of_the_registry():
+    """`losses.get`'s names and the alias `eps`, each reported canonically."""
+    from keras_sincere import losses
+
+    for name in [*losses.LOSSES, "eps"]:
+        assert name in cli.LOSS_HELP
+    parser = cli.build_parser()
+    compare = parser.parse_args(["compare", "--losses", "sincere,eps,InfoNCELoss"])
+    assert compare.losses == ["sincere", "epsilon_supinfonce", "infonce"]
+    assert parser.parse_args(["train", "--loss", "eps"]).loss == "epsilon_supinfonce"
+    assert parser.parse_args(["train"]).loss == "sincere"
+
+
+def test_a_loss_named_twice_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["compare", "--losses", "eps,epsilon_supinfonce"])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("keras-sincere compare: error: argument --losses")
+    assert "listed twice" in error
+
+
+def _publish_results_script():
+    path = pathlib.Path(__file__).parents[1] / "scripts" / "publish_results.py"
+    spec = importlib.util.spec_from_file_location("publish_results", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_published_tables_read_results_written_with_the_old_eps_name(tmp_path):
+    figure = {"mean": 0.25, "n": 3, "half_width": 0.1, "low": 0.15, "high": 0.35}
+    summary = {key: figure for key in ("margin", "loss_initial", "loss_final")}
+    summary.update(knn1=figure, knn5=figure, probe_accuracy=figure)
+    paired = {key: {**figure, "wins": 2} for key in ("margin", "loss_final", "knn1")}
+    record = {
+        "dataset": "digits",
+        "backend": "jax",
+        "losses": ["sincere", "eps"],
+        "seeds": [0, 1, 2],
+        "runs": {"sincere": {}, "eps": {}},
+        "summary": {"sincere": summary, "eps": summary},
+        "paired": {"sincere-eps": paired},
+        "bootstrap": {"sincere-eps": {}},
+        "warnings": [{"loss": "eps", "seed": 1, "warning": "collapsed"}],
+    }
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    script = _publish_results_script()
+    loaded = script._load(tmp_path)
+    assert loaded["losses"] == ["sincere", "epsilon_supinfonce"]
+    assert set(loaded["summary"]) == {"sincere", "epsilon_supinfonce"}
+    assert set(loaded["paired"]) == {"sincere-epsilon_supinfonce"}
+    assert loaded["warnings"][0]["loss"] == "epsilon_supinfonce"
+    rows = script.summary_table([loaded], "backend").splitlines()
+    assert "| jax | epsilon_supinfonce | 0.250 ± 0.100 |" in rows[-1]
+    assert "1 warning(s)" in rows[-1] and "healthy" in rows[-2]
+    assert "| jax | +0.250 [+0.150, +0.350] | 2/3 |" in script.paired_table(
+        [loaded], "backend"
+    )
+
+
 def test_defaults_follow_the_recipe():
     plan = experiments.plan_training("cifar10", "sincere", 50000, 32)
     recipe = plan.recipe
@@ -147,36 +233,71 @@ def test_help_states_the_digits_plan():
     }
     assert f"digits: {digits.recipe.epochs} ({steps} steps)" in flags["epochs"]
     assert f"digits: {digits.recipe.batch_size};" in flags["batch_size"]
-    assert f"(digits: {digits.recipe.learning_rate})" in flags["lr"]
+    assert f"(digits: {digits.recipe.learning_rate})" in flags["learning_rate"]
     assert f"digits and small data: {digits.width};" in flags["width"]
     assert f"digits: {digits.image_size})" in flags["image_size"]
 
 
-def test_train_then_evaluate(toy_npz, tmp_path):
-    out = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--dataset",
-                str(toy_npz),
-                "--loss",
-                "sincere",
-                "--output",
-                str(out),
-                *TOY,
-            ]
-        )
-        == 0
+def _main(command):
+    """`cli.main(command)`, with what it printed: `(code, stdout, stderr)`."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(command)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def shifted_npz(toy_npz):
+    """The toy set with labels 1000, 1010, 1020 (not 0..C-1)."""
+    with np.load(toy_npz) as archive:
+        arrays = dict(archive)
+    for split in ("y_train", "y_test"):
+        arrays[split] = 10 * arrays[split] + 1000
+    path = toy_npz.parent / "shifted.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+# The shared train run; also the uninterrupted run the resumed one must equal.
+TRAIN_EPOCHS = 6
+TRAIN = [*TOY, "--epochs", str(TRAIN_EPOCHS), "--probe-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def trained(shifted_npz, tmp_path_factory):
+    """One `train` run (shifted labels) into a folder that held an earlier run:
+    refused first, then `--overwrite`n. Tests only read its folder.
+
+    Mapped to 0..C-1, the shifted labels are the toy set's: the training is
+    that of the toy set.
+    """
+    out = tmp_path_factory.mktemp("train") / "run"
+    out.mkdir()
+    (out / "train.json").write_text("an earlier run")
+    command = ["train", "--dataset", str(shifted_npz), "--output", str(out)]
+    command += ["--loss", "sincere", *TRAIN]
+    refused = _main(command)
+    earlier = (out / "train.json").read_text()
+    overwritten = _main([*command, "--overwrite"])
+    return types.SimpleNamespace(
+        out=out, refused=refused, earlier=earlier, overwritten=overwritten
     )
+
+
+def test_train_then_evaluate(trained, toy_npz, tmp_path):
+    out = trained.out
+    assert trained.overwritten[0] == 0
     record = json.loads((out / "train.json").read_text())
-    assert len(record["history"]["loss"]) == 2
+    assert len(record["history"]["loss"]) == TRAIN_EPOCHS
+    # Evaluated on the toy set's own labels (0, 1, 2), in a copy of the run.
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
     assert (
         cli.main(
             [
                 "evaluate",
                 "--model",
-                str(out / "model.keras"),
+                str(run / "model.keras"),
                 "--dataset",
                 str(toy_npz),
                 "--image-size",
@@ -187,41 +308,53 @@ def test_train_then_evaluate(toy_npz, tmp_path):
         )
         == 0
     )
-    metrics = json.loads((out / "evaluation.json").read_text())
+    metrics = json.loads((run / "evaluation.json").read_text())
     assert 0.0 <= metrics["knn1"] <= 1.0 and -2.0 <= metrics["margin"] <= 2.0
-    assert (out / "similarity_histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "similarity_histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # At another size the model's augmenter resizes, as in training; without
     # train.json the size defaults to the encoder's.
-    (out / "train.json").unlink()
+    (run / "train.json").unlink()
     for size in (["--image-size", "24"], []):
-        command = ["evaluate", "--model", str(out / "model.keras"), *size]
+        command = ["evaluate", "--model", str(run / "model.keras"), *size]
         command += ["--dataset", str(toy_npz), "--probe-epochs", "1"]
         assert cli.main(command) == 0
 
 
-def test_compare_writes_the_tables(toy_npz, tmp_path, capsys):
-    out = tmp_path / "compare"
-    assert (
-        cli.main(
-            [
-                "compare",
-                "--dataset",
-                str(toy_npz),
-                "--losses",
-                "sincere,supcon",
-                "--seeds",
-                "0,1",
-                "--output",
-                str(out),
-                "--bootstrap",
-                "50",
-                "--probe-epochs",
-                "2",
-                *TOY,
-            ]
-        )
-        == 0
-    )
+def test_results_keep_the_original_classes(trained):
+    assert trained.overwritten[0] == 0
+    record = json.loads((trained.out / "train.json").read_text())
+    assert record["classes"] == [1000, 1010, 1020]
+
+
+def test_an_existing_run_is_kept_unless_overwrite(trained):
+    code, _, err = trained.refused
+    assert code == 2
+    error = err.strip().splitlines()
+    assert len(error) == 1 and "already holds a run" in error[0], error
+    assert trained.earlier == "an earlier run"
+    assert trained.overwritten[0] == 0
+    assert "history" in json.loads((trained.out / "train.json").read_text())
+    assert not [p.name for p in trained.out.iterdir() if ".partial-" in p.name]
+
+
+# The shared compare run's plan; also that of the resume test's runs.
+COMPARE = [*TOY, "--epochs", "4"]
+
+
+@pytest.fixture(scope="module")
+def compared(toy_npz, tmp_path_factory):
+    """One toy `compare`: 2 losses, 2 seeds, 8 steps a run (so unhealthy)."""
+    out = tmp_path_factory.mktemp("compare") / "compare"
+    command = ["compare", "--dataset", str(toy_npz), "--losses", "sincere,supcon"]
+    command += ["--seeds", "0,1", "--output", str(out), "--bootstrap", "50"]
+    command += ["--probe-epochs", "2", *COMPARE]
+    code, output, _ = _main(command)
+    return types.SimpleNamespace(out=out, code=code, output=output)
+
+
+def test_compare_writes_the_tables(compared):
+    out = compared.out
+    assert compared.code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == [0, 1] and results["losses"] == ["sincere", "supcon"]
     for name in ("sincere", "supcon"):
@@ -235,27 +368,20 @@ def test_compare_writes_the_tables(toy_npz, tmp_path, capsys):
     assert results["paired"]["sincere-supcon"]["margin"]["n"] == 2
     table = (out / "table.md").read_text()
     assert "Table 1" in table and "Table 4" in table and "Table 6" in table
-    output = capsys.readouterr().out
-    assert table in output
-    assert "small-data plan for sincere" in output  # printed before training
+    assert table in compared.output
+    assert "small-data plan for sincere" in compared.output  # printed before training
     assert pathlib.Path(out / "similarity_histograms.png").stat().st_size > 1000
 
 
-def test_a_starved_run_is_reported_unhealthy(toy_npz, tmp_path, capsys):
-    out = tmp_path / "starved"
-    code = cli.main(
-        ["compare", "--dataset", str(toy_npz), "--seeds", "0", "--output", str(out)]
-        + ["--probe-epochs", "1", "--bootstrap", "10", "--batch-size", "64"]
-        + ["--width", "4", "--epochs", "1"]
-    )
-    assert code == 0
-    results = json.loads((out / "results.json").read_text())
+def test_a_starved_run_is_reported_unhealthy(compared):
+    """8 optimizer steps a run: every run is flagged, no winner declared."""
+    assert compared.code == 0
+    results = json.loads((compared.out / "results.json").read_text())
     warnings = [w["warning"] for w in results["warnings"]]
     assert any("optimizer steps" in w and "--epochs" in w for w in warnings)
     assert results["runs"]["sincere"]["0"]["warnings"]
-    output = capsys.readouterr().out
-    assert "warning: sincere seed 0" in output
-    table = (out / "table.md").read_text()
+    assert "warning: sincere seed 0" in compared.output
+    table = (compared.out / "table.md").read_text()
     assert table.index("Unhealthy runs") < table.index("Table 1")
     assert "not judged" in table
 
@@ -306,46 +432,6 @@ def test_untrainable_labels_fail_before_training(tmp_path, capsys, labels, messa
         assert not (tmp_path / command / "model.keras").exists()
 
 
-def test_results_keep_the_original_classes(toy_npz, tmp_path):
-    with np.load(toy_npz) as archive:
-        arrays = dict(archive)
-    for split in ("y_train", "y_test"):
-        arrays[split] = 10 * arrays[split] + 1000
-    path = tmp_path / "shifted.npz"
-    np.savez(path, **arrays)
-    out = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--dataset",
-                str(path),
-                "--loss",
-                "sincere",
-                "--output",
-                str(out),
-                *TOY,
-            ]
-        )
-        == 0
-    )
-    assert json.loads((out / "train.json").read_text())["classes"] == [1000, 1010, 1020]
-
-
-def test_an_existing_run_is_kept_unless_overwrite(toy_npz, tmp_path, capsys):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / "train.json").write_text("an earlier run")
-    command = ["train", "--dataset", str(toy_npz), "--output", str(out), *TOY]
-    assert cli.main(command) == 2
-    error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "already holds a run" in error[0], error
-    assert (out / "train.json").read_text() == "an earlier run"
-    assert cli.main([*command, "--overwrite"]) == 0
-    assert "history" in json.loads((out / "train.json").read_text())
-    assert not [p.name for p in out.iterdir() if ".partial-" in p.name]
-
-
 @pytest.mark.parametrize("command", ["train", "compare"])
 def test_an_output_under_a_file_fails_before_training(
     toy_npz, tmp_path, capsys, command
@@ -394,22 +480,24 @@ def _weights(path):
     return keras.models.load_model(path).get_weights()
 
 
-def test_train_resumes_a_killed_run_to_the_same_weights(toy_npz, tmp_path, capsys):
-    flags = ["--dataset", str(toy_npz), *TOY, "--epochs", "6", "--probe-epochs", "1"]
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
+def test_train_resumes_a_killed_run_to_the_same_weights(
+    toy_npz, trained, tmp_path, capsys
+):
+    flags = ["--dataset", str(toy_npz), *TRAIN]
+    killed, whole = tmp_path / "killed", trained.out  # whole: uninterrupted
     done = _killed_after_an_epoch(
         ["train", *flags, "--output", str(killed)],
         killed / "checkpoints" / "sincere-seed0" / "state.json",
     )
-    assert 1 <= done < 6
+    assert 1 <= done < TRAIN_EPOCHS
     assert not (killed / "model.keras").exists()
     # Without --resume the interrupted run is neither lost nor overwritten.
     assert cli.main(["train", *flags, "--output", str(killed)]) == 2
     assert "holds an interrupted run" in capsys.readouterr().err
     assert cli.main(["train", *flags, "--output", str(killed), "--resume"]) == 0
     resumed = capsys.readouterr().out
-    assert cli.main(["train", *flags, "--output", str(whole)]) == 0
-    assert f"resuming after epoch {done} of 6" in resumed, resumed
+    assert trained.overwritten[0] == 0
+    assert f"resuming after epoch {done} of {TRAIN_EPOCHS}" in resumed, resumed
     assert not (killed / "checkpoints").exists()  # cleaned once saved
     history = json.loads((killed / "train.json").read_text())["history"]["loss"]
     expected = json.loads((whole / "train.json").read_text())["history"]["loss"]
@@ -420,10 +508,14 @@ def test_train_resumes_a_killed_run_to_the_same_weights(toy_npz, tmp_path, capsy
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-def test_compare_resumes_a_killed_run_to_the_same_results(toy_npz, tmp_path, capsys):
-    flags = ["--dataset", str(toy_npz), *TOY, "--epochs", "4", "--seeds", "0"]
+def test_compare_resumes_a_killed_run_to_the_same_results(
+    toy_npz, compared, tmp_path, capsys
+):
+    flags = ["--dataset", str(toy_npz), *COMPARE, "--seeds", "0"]
     flags += ["--probe-epochs", "1", "--bootstrap", "10"]
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    # The uninterrupted runs: seed 0 of the shared comparison, whose runs of
+    # seed 0 come first and do not depend on the other seed's.
+    killed, whole = tmp_path / "killed", compared.out
     # Killed during the second loss: the first one's results are kept.
     done = _killed_after_an_epoch(
         ["compare", *flags, "--output", str(killed)],
@@ -434,7 +526,7 @@ def test_compare_resumes_a_killed_run_to_the_same_results(toy_npz, tmp_path, cap
     resumed = capsys.readouterr().out
     assert "sincere seed 0: finished before, loaded" in resumed, resumed
     assert f"resuming after epoch {done} of 4" in resumed, resumed
-    assert cli.main(["compare", *flags, "--output", str(whole)]) == 0
+    assert compared.code == 0
     got = json.loads((killed / "results.json").read_text())["runs"]
     want = json.loads((whole / "results.json").read_text())["runs"]
     for loss in ("sincere", "supcon"):

@@ -91,6 +91,20 @@ def test_bad_overrides_are_rejected(name, value):
         experiments.plan_training("digits", "sincere", 1438, 8, **{name: value})
 
 
+def test_loss_names_are_those_of_the_registry_and_canonical():
+    plan = experiments.plan_training("digits", "eps", 1438, 8)
+    assert plan.recipe.loss == "epsilon_supinfonce"
+    assert "plan for epsilon_supinfonce:" in plan.describe()
+    assert type(plan.recipe.build_loss()).__name__ == "EpsilonSupInfoNCELoss"
+    with pytest.raises(ValueError, match="`loss` must be one of"):
+        experiments.plan_training("digits", "triplet", 1438, 8)
+    # Checked before any training.
+    with pytest.raises(ValueError, match="`losses` must name one loss or more"):
+        experiments.compare(
+            "toy.npz", ("eps", "epsilon_supinfonce"), (0,), toy_data(), log=None
+        )
+
+
 def test_health_flags_each_problem():
     healthy = {"mean_pairwise_cosine": 0.1}
     assert experiments.training_health([5.0, 1.0], 600, healthy) == []
@@ -106,35 +120,10 @@ def test_health_flags_each_problem():
     assert len(nan) == 1
 
 
-def test_a_reused_model_trains_exactly_like_a_new_one():
-    if keras.backend.backend() != "tensorflow":
-        # compare() gives every seed a new model there; check that it does.
-        result = experiments.compare(
-            "toy.npz", ("sincere",), (0, 1), toy_data(), probe_epochs=1,
-            bootstrap_resamples=5, log=None, epochs=1, batch_size=16, width=4,
-        )  # fmt: skip
-        models = [run.model for run in result.runs["sincere"]]
-        assert all(models) and models[0] is not models[1]
-        return
-    data = toy_data()
-    plans = [
-        experiments.plan_training(
-            "toy.npz", "sincere", 48, 8, seed, epochs=2, batch_size=16, width=4
-        )
-        for seed in (0, 1)
-    ]
-    fresh, fresh_history = experiments.train(plans[1], data, "sincere", verbose=0)
-    first, _ = experiments.train(plans[0], data, "sincere", verbose=0)
-    reused, reused_history = experiments.train(
-        plans[1], data, "sincere", verbose=0, reuse=first
-    )
-    assert reused is first
-    np.testing.assert_allclose(reused_history["loss"], fresh_history["loss"], rtol=1e-6)
-    for ours, theirs in zip(reused.get_weights(), fresh.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-
-
-def test_compare_summarises_seeds_and_writes_json():
+@pytest.fixture(scope="module")
+def compared():
+    """One toy comparison (2 losses, 2 seeds, 6 steps a run) for the tests
+    that read it."""
     data = toy_data()
     result = experiments.compare(
         "toy.npz",
@@ -148,6 +137,34 @@ def test_compare_summarises_seeds_and_writes_json():
         batch_size=16,
         width=4,
     )
+    return result, data
+
+
+def test_a_reused_model_trains_exactly_like_a_new_one(compared):
+    if keras.backend.backend() != "tensorflow":
+        # compare() gives every seed a new model there; check that it does.
+        result, _ = compared
+        models = [run.model for run in result.runs["sincere"]]
+        assert all(models) and models[0] is not models[1]
+        return
+    data = toy_data()
+    plans = [
+        experiments.plan_training(
+            "toy.npz", "sincere", 48, 8, seed, epochs=2, batch_size=16, width=4
+        )
+        for seed in (0, 1)
+    ]
+    fresh, fresh_history = experiments.train(plans[1], data, verbose=0)
+    first, _ = experiments.train(plans[0], data, verbose=0)
+    reused, reused_history = experiments.train(plans[1], data, verbose=0, reuse=first)
+    assert reused is first
+    np.testing.assert_allclose(reused_history["loss"], fresh_history["loss"], rtol=1e-6)
+    for ours, theirs in zip(reused.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_compare_summarises_seeds_and_writes_json(compared):
+    result, data = compared
     assert [run.plan.seed for run in result.runs["supcon"]] == [0, 1]
     reused = keras.backend.backend() == "tensorflow"
     assert (result.runs["sincere"][0].model is None) == reused
@@ -198,11 +215,11 @@ def test_a_run_result_round_trips_through_its_folder(tmp_path):
         {1: rng.random(12) > 0.5, 5: rng.random(12) > 0.5},
     )
     run = experiments.RunResult(
-        "sincere", object(), plan, {"loss": [5.0, 4.5]}, evaluation, ["w"], 3.5
+        object(), plan, {"loss": [5.0, 4.5]}, evaluation, ["w"], 3.5
     )
-    assert experiments.RunResult.load(tmp_path, "sincere", plan) is None
+    assert experiments.RunResult.load(tmp_path, plan) is None
     run.save(tmp_path)
-    loaded = experiments.RunResult.load(tmp_path, "sincere", plan)
+    loaded = experiments.RunResult.load(tmp_path, plan)
     assert loaded.model is None and loaded.plan is plan
     assert (loaded.history, loaded.warnings, loaded.seconds) == (
         run.history, run.warnings, run.seconds
@@ -232,5 +249,5 @@ def test_a_diverged_run_is_reported_not_raised(tmp_path):
     assert "not judged" in table
     # A diverged run's results survive the checkpoint folder too.
     plan = result.runs["sincere"][0].plan
-    loaded = experiments.RunResult.load(tmp_path / "sincere-seed0", "sincere", plan)
+    loaded = experiments.RunResult.load(tmp_path / "sincere-seed0", plan)
     assert loaded.evaluation.diverged and np.isnan(loaded.evaluation.metrics["knn1"])

@@ -56,7 +56,7 @@ def _train_and_measure(loss, seed, data):
     model = _mlp_model(seed)
     recipe = ks.recipes.Recipe(
         "digits",
-        experiments.RECIPE_LOSS_NAMES[loss],
+        loss,
         temperature=0.1,
         learning_rate=0.5 * BATCH_SIZE / 512,
         epochs=EPOCHS,
@@ -66,7 +66,7 @@ def _train_and_measure(loss, seed, data):
     steps = int(np.ceil(len(x_train) / BATCH_SIZE))
     model.compile(
         optimizer=recipe.optimizer(steps),
-        loss=experiments.make_loss(loss, recipe.temperature),
+        loss=recipe.build_loss(),
     )
     history = model.fit(
         x_train, y_train, batch_size=BATCH_SIZE, epochs=EPOCHS, verbose=0

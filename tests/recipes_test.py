@@ -6,6 +6,7 @@ import keras
 import pytest
 from keras import ops
 
+from keras_sincere.losses import EpsilonSupInfoNCELoss
 from keras_sincere.recipes import Recipe
 from keras_sincere.recipes import paper_recipe
 from keras_sincere.schedules import WarmupCosineDecay
@@ -52,6 +53,15 @@ def test_names_are_normalised():
     assert paper_recipe("CIFAR-10", "SupCon") == paper_recipe("cifar10", "supcon")
 
 
+def test_loss_names_are_canonical_and_build_the_loss():
+    recipe = dataclasses.replace(paper_recipe("cifar10"), loss="eps")
+    assert recipe.loss == "epsilon_supinfonce"
+    assert paper_recipe("cifar100", "EpsilonSupInfoNCELoss").temperature == 0.05
+    loss = recipe.build_loss()
+    assert isinstance(loss, EpsilonSupInfoNCELoss) and loss.temperature == 0.1
+    assert paper_recipe("cifar10", "supcon").build_loss().temperature == 0.05
+
+
 @pytest.mark.parametrize(
     "dataset, loss, match",
     [("imagenet", "sincere", "dataset"), ("cifar10", "triplet", "loss")],
@@ -76,6 +86,7 @@ def test_frozen_and_replace():
         ({"temperature": 0.0}, "temperature"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"batch_size": 0}, "batch_size"),
+        ({"epochs": 20.0}, "epochs"),
         ({"momentum": 1.0}, "momentum"),
         ({"weight_decay": -1e-4}, "weight_decay"),
     ],

@@ -152,3 +152,24 @@ def test_an_epoch_checkpoint_restores_weights_and_optimizer(tmp_path):
     restored.fit(x, y, epochs=1, verbose=0, shuffle=False)
     for got, want in zip(restored.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_json_records_are_written_json_ready(tmp_path):
+    record = {
+        "knn1": np.float32(0.5),
+        "n": np.int64(3),
+        "diverged": np.bool_(True),
+        "history": np.array([1.0, 2.0]),
+        "margin": float("nan"),
+        7: (1, 2),
+    }
+    path = run_files.write_json_atomically(tmp_path / "results.json", record)
+    assert run_files.read_json(path) == {
+        "knn1": 0.5,
+        "n": 3,
+        "diverged": True,
+        "history": [1.0, 2.0],
+        "margin": None,
+        "7": [1, 2],
+    }
+    assert path.read_text().startswith('{\n  "knn1": 0.5,')  # indented

@@ -1,4 +1,7 @@
-"""WarmupCosineDecay: values against a numpy formula, tracing, serialisation."""
+"""WarmupCosineDecay: values against the old numpy formula and Keras's
+CosineDecay, no decay phase, tracing, serialisation (configs saved before)."""
+
+import copy
 
 import keras
 import numpy as np
@@ -72,6 +75,37 @@ def test_custom_fractions_and_no_warmup():
     assert value(warm, 2) == pytest.approx(0.75)
 
 
+def test_is_keras_cosine_decay_with_warmup(schedule):
+    """The same schedule as Keras's, to float32 rounding, with its attributes."""
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    keras_schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.001 * PEAK,
+        decay_steps=TOTAL - 1 - WARMUP,
+        alpha=0.001,
+        warmup_target=PEAK,
+        warmup_steps=WARMUP,
+    )
+    for name in ("initial_learning_rate", "decay_steps", "alpha", "warmup_target"):
+        assert getattr(schedule, name) == pytest.approx(getattr(keras_schedule, name))
+    assert schedule.warmup_steps == keras_schedule.warmup_steps
+    # Keras's takes one step at a time (`ops.cond`, compiled per call on JAX).
+    steps = [0, 1, 37, WARMUP - 1, WARMUP, WARMUP + 1, 420, 777, TOTAL - 1, TOTAL + 9]
+    got = ops.convert_to_numpy(schedule(np.array(steps)))
+    expected = [value(keras_schedule, step) for step in steps]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("total, warmup", [(1, 0), (5, 4), (2, 1)])
+def test_no_decay_phase(total, warmup):
+    """`decay_steps = 0` (refused by Keras): the final value from the warm-up's end."""
+    schedule = WarmupCosineDecay(2.0, total, warmup, initial_fraction=0.5)
+    assert schedule.decay_steps == 0
+    got = ops.convert_to_numpy(schedule(np.arange(total + 3)))
+    expected = [numpy_schedule(s, 2.0, total, warmup, 0.5) for s in range(warmup)]
+    expected += [2.0 * 0.001] * (total + 3 - warmup)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def test_from_epochs():
     schedule = WarmupCosineDecay.from_epochs(0.5, epochs=800, steps_per_epoch=97)
     assert schedule.total_steps == 800 * 97
@@ -115,6 +149,55 @@ def test_config_round_trip(schedule):
     )
     # At iteration 0 the restored optimizer reads the schedule's first value.
     assert float(ops.convert_to_numpy(clone.learning_rate)) == pytest.approx(
+        0.001 * PEAK
+    )
+
+
+# An SGD with this schedule as `keras.saving.serialize_keras_object` wrote it
+# before the schedule was built on Keras's CosineDecay (inside `.keras` files).
+SAVED_BEFORE = {
+    "module": "keras.optimizers",
+    "class_name": "SGD",
+    "config": {
+        "name": "sgd",
+        "learning_rate": {
+            "module": "keras_sincere.schedules",
+            "class_name": "WarmupCosineDecay",
+            "config": {
+                "peak_learning_rate": 0.5,
+                "total_steps": 1000,
+                "warmup_steps": 100,
+                "initial_fraction": 0.001,
+                "final_fraction": 0.001,
+            },
+            "registered_name": "keras_sincere>WarmupCosineDecay",
+        },
+        "weight_decay": None,
+        "clipnorm": None,
+        "global_clipnorm": None,
+        "clipvalue": None,
+        "use_ema": False,
+        "ema_momentum": 0.99,
+        "ema_overwrite_frequency": None,
+        "loss_scale_factor": None,
+        "gradient_accumulation_steps": None,
+        "momentum": 0.9,
+        "nesterov": False,
+    },
+    "registered_name": None,
+}
+
+
+def test_an_optimizer_saved_before_loads(schedule):
+    # Keras replaces the nested config by the object it builds: pass a copy.
+    optimizer = keras.saving.deserialize_keras_object(copy.deepcopy(SAVED_BEFORE))
+    saved = SAVED_BEFORE["config"]["learning_rate"]
+    config = optimizer.get_config()["learning_rate"]
+    assert config == saved  # and it would be saved again as before
+    restored = keras.optimizers.schedules.deserialize(config)
+    assert isinstance(restored, WarmupCosineDecay)
+    assert restored.get_config() == schedule.get_config()
+    assert float(ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(
         0.001 * PEAK
     )
 
