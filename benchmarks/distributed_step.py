@@ -30,53 +30,16 @@ import time
 def measure(args):
     """Runs in the child process: the median step time in seconds."""
     backend = os.environ["KERAS_BACKEND"]
-    strategy = None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if args.simulate:
-            cpu = tf.config.list_physical_devices("CPU")[0]
-            tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration()] * args.child_devices
-            )
-            names = [f"/cpu:{i}" for i in range(args.child_devices)]
-        else:
-            names = [f"/gpu:{i}" for i in range(args.child_devices)]
-        strategy = tf.distribute.MirroredStrategy(names)
-    import keras
+    # TensorFlow's devices are set before anything else starts TensorFlow.
+    strategy = _tensorflow_strategy(args) if backend == "tensorflow" else None
     import numpy as np
 
-    import keras_sincere as ks
-
-    if backend == "jax":
-        import jax
-
-        devices = jax.devices()[: args.child_devices]
-        assert len(devices) == args.child_devices, jax.devices()
-        keras.distribution.set_distribution(
-            keras.distribution.DataParallel(devices=devices)
-        )
-        device_name = devices[0].device_kind
-    else:
-        device_name = "cpu" if args.simulate else "gpu"
-
-    def build():
-        keras.utils.set_random_seed(0)
-        encoder = ks.models.resnet18((32, 32, 3), stem="cifar", width=args.width)
-        model = ks.models.ContrastiveModel(
-            encoder, ks.models.ProjectionHead(encoder.output_shape[-1], 128)
-        )
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-            loss=ks.losses.SincereLoss(0.1, gather_distributed=True),
-        )
-        return model
-
+    device_name = _distribute(args, backend)
     if strategy is not None:
         with strategy.scope():
-            model = build()
+            model = _build(args)
     else:
-        model = build()
+        model = _build(args)
     rng = np.random.default_rng(0)
     views = rng.random((args.batch_size, 2, 32, 32, 3)).astype("float32")
     labels = rng.integers(0, 10, size=args.batch_size)
@@ -92,6 +55,52 @@ def measure(args):
         "loss": float(np.asarray(loss).reshape(-1)[0]),
         "device": device_name,
     }
+
+
+def _tensorflow_strategy(args):
+    import tensorflow as tf
+
+    if args.simulate:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.child_devices
+        )
+        names = [f"/cpu:{i}" for i in range(args.child_devices)]
+    else:
+        names = [f"/gpu:{i}" for i in range(args.child_devices)]
+    return tf.distribute.MirroredStrategy(names)
+
+
+def _distribute(args, backend):
+    """Sets JAX's data-parallel distribution; returns the device's name."""
+    if backend != "jax":
+        return "cpu" if args.simulate else "gpu"
+    import jax
+    import keras
+
+    devices = jax.devices()[: args.child_devices]
+    assert len(devices) == args.child_devices, jax.devices()
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices)
+    )
+    return devices[0].device_kind
+
+
+def _build(args):
+    import keras
+
+    import keras_sincere as ks
+
+    keras.utils.set_random_seed(0)
+    encoder = ks.models.resnet18((32, 32, 3), stem="cifar", width=args.width)
+    model = ks.models.ContrastiveModel(
+        encoder, ks.models.ProjectionHead(encoder.output_shape[-1], 128)
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss=ks.losses.SincereLoss(0.1, gather_distributed=True),
+    )
+    return model
 
 
 def main():

@@ -109,16 +109,8 @@ def main():
         if importlib.util.find_spec(backend) is None:
             print(f"{backend}: not installed, skipped", file=sys.stderr)
             continue
-        command = [sys.executable, __file__, "--child"] + [
-            a for a in sys.argv[1:] if not a.startswith("--backends")
-        ]
-        if "--backends" in sys.argv:
-            index = sys.argv.index("--backends")
-            command = [sys.executable, __file__, "--child"] + (
-                sys.argv[1:index] + sys.argv[index + 2 :]
-            )
         result = subprocess.run(
-            command,
+            _child_command(),
             env={**os.environ, "KERAS_BACKEND": backend},
             capture_output=True,
             text=True,
@@ -127,7 +119,23 @@ def main():
             print(f"{backend} failed:\n{result.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    _print_table(args, rows)
 
+
+def _child_command():
+    """This command with `--child` and without `--backends`."""
+    command = [sys.executable, __file__, "--child"] + [
+        a for a in sys.argv[1:] if not a.startswith("--backends")
+    ]
+    if "--backends" in sys.argv:
+        index = sys.argv.index("--backends")
+        command = [sys.executable, __file__, "--child"] + (
+            sys.argv[1:index] + sys.argv[index + 2 :]
+        )
+    return command
+
+
+def _print_table(args, rows):
     print(
         f"machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores; batch {args.batch_size}, 32x32, 2 views"

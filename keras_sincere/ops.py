@@ -63,10 +63,9 @@ def l2_normalize(x):
 def softplus(x):
     """`log(1 + exp(x))`, exact for every float32 `x`, with gradient `sigmoid(x)`.
 
-    Written as `(x + |x|) / 2 + log1p(exp(-|x|))`: one exponential and one
-    `log1p`, which XLA (JAX, TensorFlow) fuses into one vectorised loop. On
-    PyTorch, whose eager mode cannot fuse it, the backend's own kernel is
-    used. `(x + |x|) / 2` rather than
+    Written as `(x + |x|) / 2 + log1p(exp(-|x|))` on JAX and TensorFlow and
+    as the backend's own `softplus` on PyTorch; BENCHMARKS.md ("Kernel
+    choices") times both forms on each backend. `(x + |x|) / 2` rather than
     `max(x, 0)` keeps the gradient at exactly 0 equal to 1/2 on every
     backend.
     """
@@ -81,10 +80,11 @@ def masked_logsumexp(logits, mask):
 
     `mask` is float 0/1. Masked entries are moved to `logits + MASKED_LOGIT`
     (exactly `MASKED_LOGIT` in float32) by an addition, whose gradient is the
-    identity: cheaper than a select in both passes on eager backends. Their
-    softmax weight, hence their gradient, is exactly 0. A row with no
-    selected entry gives about `MASKED_LOGIT` (standing for `-inf`); no
-    `-inf`, whose gradient is NaN on some backends, is ever formed.
+    identity, rather than by a select (BENCHMARKS.md, "Kernel choices",
+    compares the two). Their softmax weight, hence their gradient, is
+    exactly 0. A row with no selected entry gives about `MASKED_LOGIT`
+    (standing for `-inf`); no `-inf`, whose gradient is NaN on some
+    backends, is ever formed.
     """
     return ops.logsumexp(logits + (mask - 1.0) * -MASKED_LOGIT, axis=1)
 

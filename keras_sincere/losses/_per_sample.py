@@ -135,8 +135,8 @@ def pair_masks(anchor_labels, anchor_index, key_labels):
     """The float32 0/1 masks `(positive, negative)` of anchors against keys.
 
     `positive`: same label, not the anchor itself (key `anchor_index[i]`);
-    `negative`: another label. Float 0/1 rather than bool, so that the losses
-    mask with products and sums rather than selects.
+    `negative`: another label. Float 0/1 rather than bool: the losses mask
+    with products and sums (`ops.masked_logsumexp`).
     """
     same_label = ops.equal(anchor_labels[:, None], key_labels[None, :])
     key_index = ops.arange(ops.shape(key_labels)[0], dtype=anchor_index.dtype)
