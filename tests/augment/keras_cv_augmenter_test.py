@@ -1,12 +1,14 @@
 """keras_cv_augmenter: a tf.data pipeline on every backend."""
 
 import colorsys
+import inspect
 import sys
 
 import numpy as np
 import pytest
 
 from keras_sincere.augment import keras_cv_augmenter
+from keras_sincere.augment import simclr_augmenter
 
 
 def views(augment, images):
@@ -26,6 +28,15 @@ def solid(colours, size=6):
 def hsv(images):
     """HSV of the top-left pixel of each image, `(N, 3)`."""
     return np.array([colorsys.rgb_to_hsv(*image[0, 0]) for image in images])
+
+
+def test_takes_the_recipe_arguments_of_simclr_augmenter():
+    """The two builders of one recipe: the same arguments, the same defaults."""
+    in_graph = inspect.signature(simclr_augmenter).parameters
+    keras_cv = inspect.signature(keras_cv_augmenter).parameters
+    assert list(keras_cv.values()) == [
+        parameter for name, parameter in in_graph.items() if name != "name"
+    ]
 
 
 def test_missing_keras_cv_names_the_extra(monkeypatch):
