@@ -15,6 +15,7 @@ import time
 
 from keras_sincere import run_files
 from keras_sincere.experiments.comparison import Comparison
+from keras_sincere.experiments.comparison import _silent
 from keras_sincere.experiments.comparison import compare
 from keras_sincere.experiments.comparison import log_resumption
 from keras_sincere.experiments.inputs import fingerprint
@@ -101,10 +102,6 @@ def load_prepared(dataset: str, log=print):
     """`(splits, classes)` at the native size, labels mapped (`prepare_labels`)."""
     (log or _silent)(f"loading {dataset} ...", flush=True)
     return prepare_labels(load_data(dataset))
-
-
-def _silent(*args, **kwargs):
-    return None
 
 
 def _backend() -> str:
