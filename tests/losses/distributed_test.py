@@ -81,9 +81,12 @@ def check_mirrored_strategy():
 
 def check_data_parallel_mesh():
     """Loss and one fit step on a 4-device mesh == on one device."""
-    results = run_check(
-        "jax_check.py", XLA_FLAGS="--xla_force_host_platform_device_count=4"
-    )
+    # Added to the env's flags (tox.ini sets the CPU compiler's level).
+    flags = [
+        os.environ.get("XLA_FLAGS", ""),
+        "--xla_force_host_platform_device_count=4",
+    ]
+    results = run_check("jax_check.py", XLA_FLAGS=" ".join(flags).strip())
     assert results["devices"] == 4
     assert results["batch_axis"][0] == "batch", results["batch_axis"]
     for key, errors in results.items():
