@@ -9,9 +9,6 @@ from keras_sincere import evaluation
 from keras_sincere import losses
 from keras_sincere import models
 
-# One worker computes the compiled model that its tests train further (see conftest).
-pytestmark = pytest.mark.xdist_group("callbacks_test")
-
 IMAGE = (16, 16, 3)
 KEYS = {"val_knn1", "val_knn5", "val_margin"}
 

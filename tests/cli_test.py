@@ -23,9 +23,6 @@ import pytest
 from keras_sincere import cli
 from keras_sincere import experiments
 
-# One worker computes the train and compare runs that its tests read (see conftest).
-pytestmark = pytest.mark.xdist_group("cli_test")
-
 TOY = [
     "--epochs",
     "2",

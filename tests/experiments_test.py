@@ -8,9 +8,6 @@ import pytest
 
 from keras_sincere import experiments
 
-# One worker computes the comparison that its tests read (see conftest).
-pytestmark = pytest.mark.xdist_group("experiments_test")
-
 
 def toy_data(train=48, test=24, size=8, classes=3, seed=0):
     rng = np.random.default_rng(seed)

@@ -26,9 +26,6 @@ import pytest
 import keras_sincere as ks
 from keras_sincere import experiments
 
-# One worker computes the six runs that its tests read (see conftest).
-pytestmark = pytest.mark.xdist_group("paper_claim_test")
-
 SEEDS = (0, 1, 2)
 EPOCHS = 30
 BATCH_SIZE = 128

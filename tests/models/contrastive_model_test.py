@@ -14,9 +14,6 @@ from keras_sincere import losses
 from keras_sincere import models
 from keras_sincere.models import contrastive_model
 
-# One worker computes the built and trained models that its tests read (see conftest).
-pytestmark = pytest.mark.xdist_group("contrastive_model_test")
-
 IMAGE = (16, 16, 3)
 
 

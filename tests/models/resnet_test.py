@@ -7,9 +7,6 @@ import pytest
 from keras_sincere import models
 from tests.backend_utils import value_and_gradient
 
-# One worker computes the full-width encoders that its tests read (see conftest).
-pytestmark = pytest.mark.xdist_group("resnet_test")
-
 
 def count_layers(model, kind):
     return sum(isinstance(layer, kind) for layer in model.layers)
