@@ -15,9 +15,9 @@ import time
 
 from keras_sincere import run_files
 from keras_sincere.experiments.comparison import Comparison
-from keras_sincere.experiments.comparison import _silent
 from keras_sincere.experiments.comparison import compare
 from keras_sincere.experiments.comparison import log_resumption
+from keras_sincere.experiments.comparison import print_nothing
 from keras_sincere.experiments.inputs import fingerprint
 from keras_sincere.experiments.inputs import load_data
 from keras_sincere.experiments.inputs import prepare_labels
@@ -100,7 +100,7 @@ def default_seeds(dataset: str) -> list:
 
 def load_prepared(dataset: str, log=print):
     """`(splits, classes)` at the native size, labels mapped (`prepare_labels`)."""
-    (log or _silent)(f"loading {dataset} ...", flush=True)
+    (log or print_nothing)(f"loading {dataset} ...", flush=True)
     return prepare_labels(load_data(dataset))
 
 
@@ -142,7 +142,7 @@ def train_to_folder(
     Returns:
         A `SavedRun`.
     """
-    log = log or _silent
+    log = log or print_nothing
     native, classes = load_prepared(dataset, log)
     (x_train, _), _ = native
     plan = plan_training(
@@ -270,7 +270,7 @@ def compare_to_folder(
     from keras_sincere.losses import canonical_name
 
     start = time.time()
-    log = log or _silent
+    log = log or print_nothing
     losses = [canonical_name(loss) for loss in losses]
     native, classes = load_prepared(dataset, log)
     seeds = list(default_seeds(dataset) if seeds is None else seeds)

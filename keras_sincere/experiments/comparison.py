@@ -191,7 +191,7 @@ def compare(
 
     from keras_sincere._validation import check_integer
 
-    log = log or _silent
+    log = log or print_nothing
     # Reusing a compiled model saves a compilation per seed, and on
     # TensorFlow it reproduces a new model exactly (tested). On JAX and
     # PyTorch a reused model does not see exactly the random draws of a new
@@ -215,7 +215,8 @@ def compare(
     return Comparison(str(dataset), list(plans), seeds, runs, bootstrap_resamples)
 
 
-def _silent(*args, **kwargs):
+def print_nothing(*args, **kwargs) -> None:
+    """The `log` used for `log=None`: takes `print`'s arguments, prints nothing."""
     return None
 
 
