@@ -22,9 +22,8 @@ TEMPERATURES = {
 }
 
 
-@pytest.fixture(scope="module")
-def digits():
-    (x_train, y_train), _ = ks.data.load_dataset("digits", image_size=32)
+def _digits(image_size):
+    (x_train, y_train), _ = ks.data.load_dataset("digits", image_size=image_size)
     return x_train, y_train
 
 
@@ -58,13 +57,15 @@ def _train_resnet50(model, digits, losses):
 # ResNet-50 at width 4 (notebook 03, every backend) and checks the full-width
 # architecture (tests/models/resnet_test.py).
 @pytest.mark.slow
-def test_resnet50_cifar_trains_with_each_loss(digits):
+def test_resnet50_cifar_trains_with_each_loss():
     assert set(TEMPERATURES) == set(ks.losses.LOSSES)
-    _train_resnet50(_resnet50_model(), digits, list(TEMPERATURES))
+    _train_resnet50(_resnet50_model(), _digits(32), list(TEMPERATURES))
 
 
-def test_small_resnet_loss_decreases_with_the_paper_schedule(digits):
-    x_train, y_train = digits
+def test_small_resnet_loss_decreases_with_the_paper_schedule():
+    # The digits are 8x8: at 16x16 the ResNet sees all they hold, and each
+    # step costs a quarter of one at 32x32.
+    x_train, y_train = _digits(16)
     keras.utils.set_random_seed(1)
     # keras-cv augmentation in tf.data, class-balanced batches: the pipeline
     # of the paper's recipe, on any backend.
@@ -73,23 +74,25 @@ def test_small_resnet_loss_decreases_with_the_paper_schedule(digits):
         y_train[:256],
         batch_size=32,
         # Milder crops than the paper's 0.2: an 8x8 digit cropped to a fifth
-        # is rarely recognisable, and this test has 64 steps, not 800 epochs.
-        augmenter=ks.augment.keras_cv_augmenter(32, scale=(0.6, 1.0), seed=0),
+        # is rarely recognisable, and this test has 48 steps, not 800 epochs.
+        augmenter=ks.augment.keras_cv_augmenter(16, scale=(0.6, 1.0), seed=0),
         samples_per_class=4,
         seed=0,
     )
     # The batch-normalised head leaves the collapsed start at once; with the
-    # plain head, 64 steps sometimes stayed at log(1 + |N|) (one TensorFlow CI
-    # run: 4.04 every epoch), depending on tf.data's thread order.
+    # plain head, 64 steps at 32x32 sometimes stayed at log(1 + |N|) (one
+    # TensorFlow CI run: 4.04 every epoch), depending on tf.data's threads.
     model = ks.models.ContrastiveModel(
-        ks.models.resnet18((32, 32, 3), width=8),
+        ks.models.resnet18((16, 16, 3), width=8),
         ks.models.ProjectionHead(64, 32, batch_norm=True),
     )
-    # The digits recipe, shortened: 12 epochs, 1 of warm-up, peak lr 0.05.
+    # The digits recipe, shortened: 6 epochs, 1 of warm-up, peak lr 0.05.
+    # Over seeds 1-3 the loss fell by 1.5 to 2.7 on each backend; the bar is
+    # 0.2.
     recipe = dataclasses.replace(
         ks.recipes.paper_recipe("digits", "sincere"),
         learning_rate=0.05,
-        epochs=12,
+        epochs=6,
         warmup_epochs=1,
     )
     epochs = recipe.epochs
