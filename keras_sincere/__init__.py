@@ -17,6 +17,7 @@ _SUBPACKAGES = (
     "augment",
     "callbacks",
     "data",
+    "distributed",
     "evaluation",
     "experiments",
     "losses",

@@ -1,6 +1,7 @@
 """The `keras-sincere` command: train, evaluate and compare contrastive losses.
 
     keras-sincere compare --dataset digits --losses sincere,supcon --output runs/
+    keras-sincere compare --dataset digits --batch-size 32 --memory-size 2048
     keras-sincere train --dataset cifar10 --loss sincere --output runs/sincere
     keras-sincere evaluate --model runs/sincere/model.keras --dataset cifar10
 
@@ -121,6 +122,12 @@ def _plan_flags() -> tuple:
         ("image_size", "--image-size", _positive_int, "side of the images the "
          "model sees; default: their own size, at most "
          f"{experiments.MAX_SMALL_DATA_IMAGE_SIDE} (digits: 8); paper: 32"),
+        ("memory_size", "--memory-size", _non_negative_int, "cross-batch "
+         "memory: the last N training embeddings as extra keys of the loss "
+         "(default 0: none; see docs/memory.md)"),
+        ("memory_warmup_steps", "--memory-warmup", _non_negative_int, "train "
+         "steps before the loss uses the memory (default: the learning-rate "
+         "warm-up's steps)"),
     )  # fmt: skip
 
 

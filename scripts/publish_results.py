@@ -15,6 +15,14 @@ is rewritten from `results.json` files by this script.
     python scripts/publish_results.py \
         --digits runs/digits-tensorflow runs/digits-jax runs/digits-torch \
         --other runs/digits2 runs/photos runs/textures
+
+    # the cross-batch memory (docs/memory.md, BENCHMARKS.md): batch 32,
+    # without and with a memory of 2048 embeddings, the same steps and seeds
+    for m in 0 2048; do
+        keras-sincere compare --dataset digits --batch-size 32 \
+            --memory-size $m --output runs/memory-$m
+    done
+    python scripts/publish_results.py --memory runs/memory-0 runs/memory-2048
 """
 
 import argparse
@@ -128,6 +136,64 @@ def paired_table(records, label):
     return "\n".join(lines)
 
 
+def _seed_figures(record, loss, key):
+    """`key` of each seed's run of `loss`, in seed order."""
+    runs = record["runs"][loss]
+    return [runs[str(seed)][key] for seed in record["seeds"]]
+
+
+def memory_table(records):
+    """Per memory size and loss: the figures, the noise count, the bound, time."""
+    import math
+
+    lines = [
+        "| memory | loss | margin | 1NN % | 5NN % | final loss | noise per anchor "
+        "| KL bound | s / step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for record in records:
+        plan = next(iter(record["runs"][record["losses"][0]].values()))["plan"]
+        for loss in record["losses"]:
+            figures = record["summary"][loss]
+            noise = _seed_figures(record, loss, "noise_count")[0]
+            bound = dict(figures["loss_final"])
+            bound["mean"] = math.log(noise) - bound["mean"]
+            step = _seed_figures(record, loss, "seconds_per_step")
+            lines.append(
+                f"| {plan.get('memory_size', 0)} | {loss} | "
+                f"{_cell(figures['margin'])} | {_cell(figures['knn1'], 100, 2)} | "
+                f"{_cell(figures['knn5'], 100, 2)} | "
+                f"{_cell(figures['loss_final'])} | {noise:.0f} | {_cell(bound)} | "
+                f"{sum(step) / len(step):.4f} |"
+            )
+    return "\n".join(lines)
+
+
+def memory_paired_table(records):
+    """Each memory against the first record (no memory), paired by seed."""
+    from keras_sincere import evaluation
+
+    reference = records[0]
+    lines = [
+        "| memory | loss | margin difference | 1NN difference (points) "
+        "| 5NN difference (points) |",
+        "|---|---|---|---|---|",
+    ]
+    for record in records[1:]:
+        plan = next(iter(record["runs"][record["losses"][0]].values()))["plan"]
+        for loss in record["losses"]:
+            cells = []
+            for key, scale in (("margin", 1.0), ("knn1", 100.0), ("knn5", 100.0)):
+                difference = evaluation.paired_seed_difference(
+                    _seed_figures(record, loss, key),
+                    _seed_figures(reference, loss, key),
+                )
+                cells.append(_signed(difference, scale, 3 if scale == 1 else 2))
+            row = " | ".join(cells)
+            lines.append(f"| {plan['memory_size']} minus 0 | {loss} | {row} |")
+    return "\n".join(lines)
+
+
 def _replace(text, name, body):
     pattern = re.compile(
         rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S
@@ -137,14 +203,19 @@ def _replace(text, name, body):
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
-def publish(digits, other):
-    blocks = {
-        "digits-summary": summary_table(digits, "backend"),
-        "digits-paired": paired_table(digits, "backend"),
-        "other-summary": summary_table(other, "data set"),
-        "other-paired": paired_table(other, "data set"),
-    }
-    for relative in ("README.md", "docs/reproducing.md"):
+def publish(digits, other, memory=()):
+    blocks = {}
+    if digits:
+        blocks["digits-summary"] = summary_table(digits, "backend")
+        blocks["digits-paired"] = paired_table(digits, "backend")
+    if other:
+        blocks["other-summary"] = summary_table(other, "data set")
+        blocks["other-paired"] = paired_table(other, "data set")
+    if memory:
+        blocks["memory-summary"] = memory_table(memory)
+        blocks["memory-paired"] = memory_paired_table(memory)
+    pages = ("README.md", "docs/reproducing.md", "docs/memory.md", "BENCHMARKS.md")
+    for relative in pages:
         path = ROOT / relative
         text = path.read_text()
         for name, body in blocks.items():
@@ -163,8 +234,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--digits", nargs="+", default=[], help="compare folders")
     parser.add_argument("--other", nargs="+", default=[], help="compare folders")
+    parser.add_argument(
+        "--memory",
+        nargs="+",
+        default=[],
+        help="compare folders, the first without a memory",
+    )
     args = parser.parse_args()
-    publish([_load(f) for f in args.digits], [_load(f) for f in args.other])
+    publish(
+        [_load(f) for f in args.digits],
+        [_load(f) for f in args.other],
+        [_load(f) for f in args.memory],
+    )
 
 
 if __name__ == "__main__":

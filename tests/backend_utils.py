@@ -9,8 +9,13 @@ from collections.abc import Callable
 import keras
 
 
-def value_and_gradient(fn, x):
-    """Returns `(fn(x), d fn(x) / dx)` as numpy arrays; `fn` returns a scalar."""
+def value_and_gradient(fn, x, unconnected_is_zero=False):
+    """Returns `(fn(x), d fn(x) / dx)` as numpy arrays; `fn` returns a scalar.
+
+    With `unconnected_is_zero`, an `x` the value does not depend on through
+    autodiff (a `stop_gradient`) has a zero gradient on every backend,
+    instead of TensorFlow's `None` and PyTorch's error.
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -18,7 +23,11 @@ def value_and_gradient(fn, x):
         variable = tf.Variable(x)
         with tf.GradientTape() as tape:
             value = fn(variable)
-        gradient = tape.gradient(value, variable)
+        gradient = tape.gradient(
+            value,
+            variable,
+            unconnected_gradients="zero" if unconnected_is_zero else "none",
+        )
         return _numpy(value), _numpy(gradient)
     if backend == "jax":
         import jax
@@ -33,7 +42,14 @@ def value_and_gradient(fn, x):
         else:
             tensor = torch.tensor(x, requires_grad=True)
         value = fn(tensor)
-        (gradient,) = torch.autograd.grad(value, tensor)
+        if unconnected_is_zero and not value.requires_grad:
+            return _numpy(value.detach()), _numpy(torch.zeros_like(tensor))
+        (gradient,) = torch.autograd.grad(
+            value,
+            tensor,
+            allow_unused=unconnected_is_zero,
+            materialize_grads=unconnected_is_zero,
+        )
         return _numpy(value.detach()), _numpy(gradient.detach())
     raise NotImplementedError(backend)
 

@@ -37,6 +37,7 @@ LONGEST_FIRST = (
     "tests/examples/notebooks_test.py",
     "tests/cli_test.py",
     "tests/models/contrastive_model_test.py",
+    "tests/models/contrastive_model_memory_test.py",
     "tests/losses/softmax_contrastive_loss_test.py",
     "tests/losses/chunked_test.py",
     "tests/training_test.py",
@@ -51,6 +52,7 @@ LONGEST_FIRST = (
 # kernels it generates for one module's losses serve the others.
 SAME_WORKER = {
     "tests/models/contrastive_model_test.py": "jit_compiled_steps",
+    "tests/models/contrastive_model_memory_test.py": "jit_compiled_steps",
     "tests/losses/softmax_contrastive_loss_test.py": "jit_compiled_steps",
     "tests/losses/chunked_test.py": "jit_compiled_steps",
 }

@@ -81,10 +81,44 @@ def test_overrides_win_and_the_learning_rate_follows_the_batch():
     assert paper.recipe.learning_rate == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize("batch_size", [16, 32])
+def test_small_batches_give_a_plan_with_a_short_warm_up(batch_size):
+    # Fewer than 11 epochs: the recipe's default warm-up of 10 would not fit.
+    plan = experiments.plan_training(
+        "digits", "sincere", 1438, 8, batch_size=batch_size
+    )
+    assert plan.recipe.epochs < 11 and plan.recipe.warmup_epochs == 1
+    assert plan.total_steps >= experiments.MIN_STEPS
+
+
+def test_memory_plan_uses_the_memory_after_the_learning_rate_warm_up():
+    plan = experiments.plan_training(
+        "digits", "sincere", 1438, 8, batch_size=32, memory_size=2048
+    )
+    assert plan.memory_size == 2048
+    assert plan.memory_warmup_steps == plan.steps_per_epoch * plan.recipe.warmup_epochs
+    assert "memory 2048 embeddings (used from step 46)" in plan.describe()
+    given = experiments.plan_training(
+        "digits", "sincere", 1438, 8, memory_size=64, memory_warmup_steps=0
+    )
+    assert given.memory_warmup_steps == 0
+    # The loss gains the memory's noise from the second epoch on.
+    assert plan.memory_epoch == 1 and given.memory_epoch == 0
+    none = experiments.plan_training("digits", "sincere", 1438, 8)
+    assert (none.memory_size, none.memory_warmup_steps, none.memory_epoch) == (0, 0, 0)
+    assert "memory" not in none.describe()
+
+
+def test_noise_count_adds_the_memory_entries_of_other_classes():
+    labels = np.arange(100) % 4  # a quarter of the entries share a class
+    assert experiments.noise_count(32, labels) == pytest.approx(64 * 0.75)
+    assert experiments.noise_count(32, labels, 2048) == pytest.approx(2112 * 0.75)
+
+
 @pytest.mark.parametrize(
     "name, value",
     [("epochs", 0), ("batch_size", -8), ("temperature", 0.0), ("learning_rate", -1.0),
-     ("epochs", 2.5), ("width", 0)],
+     ("epochs", 2.5), ("width", 0), ("memory_size", -1), ("memory_warmup_steps", 1.5)],
 )  # fmt: skip
 def test_bad_overrides_are_rejected(name, value):
     with pytest.raises(ValueError, match=f"`{name}` must be"):
@@ -136,6 +170,8 @@ def compared():
         epochs=2,
         batch_size=16,
         width=4,
+        memory_size=32,
+        memory_warmup_steps=1,
     )
     return result, data
 
@@ -183,6 +219,14 @@ def test_compare_summarises_seeds_and_writes_json(compared):
     table = experiments.format_comparison(record)
     assert "Unhealthy runs" in table and "not judged" in table
     assert "significant)" not in table
+    # The memory: in the plan, the noise count and the time per step.
+    assert "memory 32 embeddings (used from step 2)" in table
+    assert "noise per anchor | KL bound" in table
+    run = record["runs"]["sincere"]["0"]
+    assert run["plan"]["memory_size"] == 32 and run["seconds_per_step"] > 0
+    assert run["noise_count"] == pytest.approx(
+        experiments.noise_count(16, data[0][1], 32)
+    )
     for heading in ("Table 1", "Table 4", "Table 6", "Paired across seeds"):
         assert heading in table
 
@@ -246,6 +290,7 @@ def test_a_diverged_run_is_reported_not_raised(tmp_path):
     assert record["bootstrap"]["sincere-supcon"]["0"] is None
     table = experiments.format_comparison(record)
     assert "| sincere-supcon | 0 | diverged | diverged |" in table
+    assert ", no memory." in table
     assert "not judged" in table
     # A diverged run's results survive the checkpoint folder too.
     plan = result.runs["sincere"][0].plan

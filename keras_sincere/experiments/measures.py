@@ -171,15 +171,19 @@ def divergence_warning(losses: Sequence[float]) -> str:
     )
 
 
-def noise_count(batch_size: int, labels) -> float:
+def noise_count(batch_size: int, labels, memory_size: int = 0) -> float:
     """Expected number of noise embeddings per anchor in a batch of 2 views.
+
+    With a cross-batch memory of `memory_size` entries (full, as it is
+    after its first steps), each anchor also meets the memory's entries of
+    other classes: `(2 * batch_size + memory_size) * (1 - sum_c share_c^2)`.
 
     Example:
 
-    >>> noise_count(64, np.arange(100) % 2)
-    64.0
+    >>> noise_count(64, np.arange(100) % 2), noise_count(64, np.arange(100) % 2, 256)
+    (64.0, 192.0)
     """
     labels = np.asarray(labels)
     share = np.bincount(labels - labels.min()) / len(labels)
     same = float(np.sum(share**2))
-    return max(1.0, 2 * batch_size * (1.0 - same))
+    return max(1.0, (2 * batch_size + memory_size) * (1.0 - same))

@@ -36,6 +36,8 @@ PLAN_OVERRIDES = (
     "min_crop",
     "image_size",
     "head_batch_norm",
+    "memory_size",
+    "memory_warmup_steps",
 )
 
 
@@ -57,6 +59,8 @@ class TrainingPlan:
         train_size: number of training images.
         rule: `"paper"` (appendix J) or `"small-data"`.
         head_batch_norm: batch-normalise the projection head's hidden layer.
+        memory_size: slots of the model's cross-batch memory (0: none).
+        memory_warmup_steps: train steps before the loss uses the memory.
     """
 
     recipe: "Recipe"
@@ -68,6 +72,8 @@ class TrainingPlan:
     train_size: int
     rule: str
     head_batch_norm: bool = False
+    memory_size: int = 0
+    memory_warmup_steps: int = 0
 
     @property
     def batch_size(self) -> int:
@@ -83,6 +89,18 @@ class TrainingPlan:
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.recipe.epochs
 
+    @property
+    def memory_epoch(self) -> int:
+        """The first epoch (from 0) whose every step uses the memory.
+
+        The loss changes there: each softmax gains the memory's noise. 0
+        without a memory.
+        """
+        if not self.memory_size:
+            return 0
+        first = math.ceil(self.memory_warmup_steps / self.steps_per_epoch)
+        return min(self.recipe.epochs - 1, first)
+
     def optimizer(self):
         """The recipe's optimizer for this plan's steps per epoch."""
         return self.recipe.optimizer(self.steps_per_epoch)
@@ -97,7 +115,15 @@ class TrainingPlan:
             f"{recipe.epochs} epochs = {self.total_steps} steps, "
             f"lr {recipe.learning_rate:g} (warm-up {recipe.warmup_epochs} "
             f"epochs), T={recipe.temperature:g}, crop {self.min_crop:g}-1, "
-            f"seed {self.seed}"
+            f"seed {self.seed}{self._describe_memory()}"
+        )
+
+    def _describe_memory(self) -> str:
+        if not self.memory_size:
+            return ""
+        return (
+            f", memory {self.memory_size} embeddings (used from step "
+            f"{self.memory_warmup_steps + 1})"
         )
 
     def to_json(self) -> dict:
@@ -146,6 +172,8 @@ def _checked_overrides(overrides: dict) -> dict:
     checked.update(overrides)
     for name in ("epochs", "batch_size", "width", "image_size"):
         checked[name] = check_integer(checked[name], name, allow_none=True)
+    for name in ("memory_size", "memory_warmup_steps"):
+        checked[name] = check_integer(checked[name], name, minimum=0, allow_none=True)
     for name in ("temperature", "learning_rate"):
         if checked[name] is not None:
             checked[name] = check_positive(checked[name], name)
@@ -191,6 +219,9 @@ def _small_data_plan(
         learning_rate=_PAPER_LEARNING_RATE * batch / _PAPER_BATCH,
         epochs=math.ceil(MIN_STEPS / steps),
         batch_size=batch,
+        # Set from the epochs by `plan_training`; the Recipe default (10 of
+        # the paper's 800) is more than a short small-data run has.
+        warmup_epochs=0,
     )
     image_size = min(native_size, MAX_SMALL_DATA_IMAGE_SIDE)
     return recipe, _SMALL_DATA_MODEL, "small-data", image_size
@@ -229,6 +260,11 @@ def plan_training(
     - ResNet-18 at width 8, crops of 0.5-1 of the image;
     - the warm-up keeps the paper's share (10 of 800 epochs), at least 1.
 
+    **A cross-batch memory** (`memory_size`, no memory by default) is used
+    from the end of the learning-rate warm-up on unless
+    `memory_warmup_steps` says otherwise: the embeddings change fastest in
+    the first steps, when a memory's keys are the most out of date.
+
     Args:
         dataset: dataset name or `.npz` path (only the paper's names matter).
         loss: any name `keras_sincere.losses.get` accepts (`"sincere"`,
@@ -239,9 +275,10 @@ def plan_training(
         seed: seed of the run.
         **overrides: any of `PLAN_OVERRIDES` (`epochs`, `batch_size`,
             `temperature`, `learning_rate`, `backbone`, `width`, `min_crop`,
-            `image_size`, `head_batch_norm`); `None` keeps the plan's value.
-            Counts are integers >= 1, `temperature` and `learning_rate`
-            numbers > 0, `min_crop` in (0, 1].
+            `image_size`, `head_batch_norm`, `memory_size`,
+            `memory_warmup_steps`); `None` keeps the plan's value. Counts are
+            integers >= 1 (the memory's >= 0), `temperature` and
+            `learning_rate` numbers > 0, `min_crop` in (0, 1].
 
     Returns:
         A frozen `TrainingPlan`.
@@ -272,6 +309,11 @@ def plan_training(
         temperature=overrides["temperature"] or recipe.temperature,
         learning_rate=overrides["learning_rate"] or recipe.learning_rate,
     )
+    train_size = check_integer(train_size, "train_size")
+    memory_warmup = overrides["memory_warmup_steps"]
+    if memory_warmup is None:
+        batch = min(recipe.batch_size, train_size)
+        memory_warmup = recipe.warmup_epochs * math.ceil(train_size / batch)
     return TrainingPlan(
         recipe=recipe,
         backbone=overrides["backbone"] or model["backbone"],
@@ -279,7 +321,9 @@ def plan_training(
         min_crop=overrides["min_crop"] or model["min_crop"],
         image_size=overrides["image_size"] or image_size,
         seed=check_integer(seed, "seed", minimum=0),
-        train_size=check_integer(train_size, "train_size"),
+        train_size=train_size,
         rule=rule,
         head_batch_norm=bool(overrides["head_batch_norm"]),
+        memory_size=overrides["memory_size"] or 0,
+        memory_warmup_steps=memory_warmup if overrides["memory_size"] else 0,
     )

@@ -1,5 +1,7 @@
 """The comparison as markdown: the paper's Tables 1, 4 and 6 across seeds."""
 
+import math
+
 from keras_sincere.experiments.measures import MIN_HEALTHY_STEPS
 from keras_sincere.experiments.measures import MIN_LOSS_DROP
 
@@ -135,9 +137,31 @@ def _title_lines(record: dict) -> list:
         f"{plan['image_size']}px, batch {plan['batch_size']}, "
         f"{plan['recipe']['epochs']} epochs = "
         f"{plan['total_steps']} steps, lr "
-        f"{plan['recipe']['learning_rate']:g}.",
+        f"{plan['recipe']['learning_rate']:g}{_memory_text(plan)}.",
         "",
     ]
+
+
+def _memory_text(plan: dict) -> str:
+    memory = plan.get("memory_size", 0)
+    if not memory:
+        return ", no memory"
+    return (
+        f", memory {memory} embeddings (used from step "
+        f"{plan['memory_warmup_steps'] + 1})"
+    )
+
+
+def _bound(summary: dict, noise: float) -> str:
+    """`log|N| - final loss` (Theorem 11's bound) with the loss's interval."""
+    log_noise = math.log(noise)
+    bound = {
+        **summary,
+        "mean": None if summary["mean"] is None else log_noise - summary["mean"],
+        "low": None if summary.get("high") is None else log_noise - summary["high"],
+        "high": None if summary.get("low") is None else log_noise - summary["low"],
+    }
+    return _interval(bound)
 
 
 def _loss_tables(record: dict) -> list:
@@ -158,13 +182,24 @@ def _loss_tables(record: dict) -> list:
         lines.append(
             f"| {loss} | {temperature:g} | {_interval(summary[loss]['margin'])} |"
         )
-    lines += ["", "Table 4: training loss, first and last epoch", ""]
-    lines += ["| loss | initial | final |", "|---|---|---|"]
     lines += [
-        f"| {loss} | {_interval(summary[loss]['loss_initial'])} | "
-        f"{_interval(summary[loss]['loss_final'])} |"
-        for loss in losses
+        "",
+        "Table 4: training loss, first and last epoch; |N| noise embeddings "
+        "per anchor (batch and memory), and the KL bound log|N| - final loss "
+        "(Theorem 11)",
+        "",
     ]
+    lines += [
+        "| loss | initial | final | noise per anchor | KL bound |",
+        "|---|---|---|---|---|",
+    ]
+    for loss in losses:
+        noise = record["runs"][loss][first_seed]["noise_count"]
+        final = summary[loss]["loss_final"]
+        lines.append(
+            f"| {loss} | {_interval(summary[loss]['loss_initial'])} | "
+            f"{_interval(final)} | {noise:.0f} | {_bound(final, noise)} |"
+        )
     lines += [
         "",
         "Table 6: weighted kNN accuracy (%), test set; linear probe for reference",

@@ -32,6 +32,8 @@ def build_model(plan: TrainingPlan, image_shape: tuple):
         augmenter=augment.simclr_augmenter(
             plan.image_size, scale=(plan.min_crop, 1.0), seed=plan.seed
         ),
+        memory_size=plan.memory_size,
+        memory_warmup_steps=plan.memory_warmup_steps,
     )
 
 
@@ -162,6 +164,7 @@ class RunResult:
         evaluation: the figures of the trained model (`Evaluation`).
         warnings: the health warnings (`training_health`).
         seconds: wall time of training and evaluation.
+        train_seconds: wall time of training alone (compiling included).
     """
 
     model: object
@@ -170,6 +173,7 @@ class RunResult:
     evaluation: Evaluation
     warnings: list
     seconds: float
+    train_seconds: float | None = None
 
     @property
     def loss(self) -> str:
@@ -196,6 +200,7 @@ class RunResult:
             "history": self.history,
             "warnings": self.warnings,
             "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
         }
         run_files.write_text_atomically(
             folder / "result.json", json.dumps(record, default=_json_number)
@@ -222,6 +227,7 @@ class RunResult:
             evaluation,
             record["warnings"],
             record["seconds"],
+            record.get("train_seconds"),
         )
 
     def to_json(self, train_labels) -> dict:
@@ -235,7 +241,7 @@ class RunResult:
         from keras_sincere import evaluation
 
         losses = self.history["loss"]
-        noise = noise_count(self.plan.batch_size, train_labels)
+        noise = noise_count(self.plan.batch_size, train_labels, self.plan.memory_size)
         return {
             **self.evaluation.metrics,
             "loss_initial": float(losses[0]),
@@ -245,6 +251,11 @@ class RunResult:
             "kl_lower_bound_final": float(evaluation.kl_lower_bound(losses[-1], noise)),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 1),
+            "seconds_per_step": (
+                None
+                if self.train_seconds is None
+                else self.train_seconds / self.plan.total_steps
+            ),
             "plan": self.plan.to_json(),
         }
 
@@ -286,10 +297,16 @@ def train_and_evaluate(
     model, history = train(
         plan, data, verbose, monitors, reuse=reuse, checkpoint=checkpoint
     )
+    train_seconds = time.time() - start
     if is_finite(history["loss"]) and all(map(is_finite, model.get_weights())):
         result = evaluate(model, data, probe_epochs=probe_epochs, seed=plan.seed)
-        warnings = training_health(history["loss"], plan.total_steps, result.metrics)
+        # With a memory, the loss gains the memory's noise from
+        # `plan.memory_epoch` on: its fall is measured from there.
+        losses = history["loss"][plan.memory_epoch :]
+        warnings = training_health(losses, plan.total_steps, result.metrics)
     else:
         result = Evaluation.of_diverged_model(data[1][1])
         warnings = [divergence_warning(history["loss"])]
-    return RunResult(model, plan, history, result, warnings, time.time() - start)
+    return RunResult(
+        model, plan, history, result, warnings, time.time() - start, train_seconds
+    )

@@ -6,7 +6,9 @@ Every loss is computed the same way:
    anchor `b * V + v` is view `v` of sample `b`), cast to float32 and
    optionally L2-normalise them;
 2. build the logits `s_ij = z_i . z_j / T` with one matmul, and the masks
-   `positive` (same label, not itself) and `negative` (other label);
+   `positive` (same label, not itself) and `negative` (other label); the
+   keys `z_j` are the anchors, followed by a cross-batch memory's entries
+   when there is one (never anchors, without gradient);
 3. let the loss turn `(logits, positive, negative)` into one value per
    anchor (each loss only chooses its denominator);
 4. average each sample's views, leaving out anchors that have no positive.
@@ -17,7 +19,7 @@ logits. The dense path calls it once on all rows (`O(N^2)` memory); with
 `chunk_size` the rows are streamed in blocks (`_chunked.py`), recomputed in
 the backward pass, in `O(N * D + N * chunk_size)` memory. In a data-parallel
 step with `gather_distributed=True`, the anchors are this device's and the
-columns are gathered from every device (`_distributed.py`).
+columns are gathered from every device (`keras_sincere.distributed`).
 """
 
 import functools
@@ -32,8 +34,8 @@ from keras_sincere._validation import check_bool
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import check_label_dtype
 from keras_sincere._validation import check_positive
+from keras_sincere.distributed import replicas_to_gather
 from keras_sincere.losses._chunked import map_blocks
-from keras_sincere.losses._distributed import replicas_to_gather
 from keras_sincere.ops import l2_normalize
 from keras_sincere.ops import masked_mean
 
@@ -47,51 +49,52 @@ def check_chunk_size(chunk_size: int | None) -> int | None:
     return check_integer(chunk_size, "chunk_size", minimum=1, allow_none=True)
 
 
-def labels_by_sample(y_true, batch_size):
+def labels_by_sample(y_true, batch_size, name="y_true", described_by="y_pred"):
     """Checks labels of shape `(B,)` or `(B, 1)` and returns them as `(B,)`.
 
     Labels keep their own dtype: integer labels are compared exactly.
     Concrete labels (numpy arrays, lists) that the backend's tensor type
     cannot hold exactly (int64 ids >= 2**31 under JAX's default 32-bit
-    mode, which would wrap and merge classes) are rejected.
+    mode, which would wrap and merge classes) are rejected. `name` is the
+    argument in messages, `described_by` the one whose samples they label.
     """
     if y_true is None:
         raise ValueError(
-            "`y_true` must hold one integer label per sample, shape (B,) or "
-            "(B, 1). Received: y_true=None"
+            f"`{name}` must hold one integer label per sample, shape (B,) or "
+            f"(B, 1). Received: {name}=None"
         )
     concrete = None
     if isinstance(y_true, (list, tuple, np.ndarray, numbers.Number)):
         concrete = np.asarray(y_true)
-        check_label_dtype(concrete.dtype, concrete.shape, "y_true")
+        check_label_dtype(concrete.dtype, concrete.shape, name)
     labels = ops.convert_to_tensor(y_true)
-    check_label_dtype(labels.dtype, tuple(labels.shape), "y_true")
+    check_label_dtype(labels.dtype, tuple(labels.shape), name)
     if concrete is not None:
-        _check_labels_fit(concrete, labels.dtype)
+        _check_labels_fit(concrete, labels.dtype, name)
     shape = tuple(labels.shape)
     if len(shape) == 2:
         if shape[1] is not None and shape[1] != 1:
             raise ValueError(
-                "`y_true` must hold one integer label per sample, with shape "
-                f"(B,) or (B, 1). Received: y_true.shape={shape} (one-hot or "
+                f"`{name}` must hold one integer label per sample, with shape "
+                f"(B,) or (B, 1). Received: {name}.shape={shape} (one-hot or "
                 "multi-label targets are not supported; pass class indices)."
             )
         labels = ops.reshape(labels, (-1,))
     elif len(shape) != 1:
         raise ValueError(
-            f"`y_true` must have shape (B,) or (B, 1). Received: y_true.shape={shape}"
+            f"`{name}` must have shape (B,) or (B, 1). Received: {name}.shape={shape}"
         )
     count = labels.shape[0]
     if count is not None and batch_size is not None and count != batch_size:
         raise ValueError(
-            "`y_true` and `y_pred` must describe the same samples: "
-            f"y_true.shape={shape} has {count} labels but y_pred has "
+            f"`{name}` and `{described_by}` must describe the same samples: "
+            f"{name}.shape={shape} has {count} labels but {described_by} has "
             f"{batch_size} samples."
         )
     return labels
 
 
-def _check_labels_fit(concrete, tensor_dtype):
+def _check_labels_fit(concrete, tensor_dtype, name="y_true"):
     """Raises if the backend's tensor of `concrete` labels merges classes."""
     if not concrete.size:
         return
@@ -100,7 +103,7 @@ def _check_labels_fit(concrete, tensor_dtype):
     kind = keras.backend.standardize_dtype(tensor_dtype)
     if not np.array_equal(concrete.astype(kind).astype(concrete.dtype), concrete):
         raise ValueError(
-            f"`y_true` holds labels that the backend's {kind} tensors cannot "
+            f"`{name}` holds labels that the backend's {kind} tensors cannot "
             f"represent exactly (range {concrete.min()}..{concrete.max()}, "
             f"dtype {concrete.dtype}): they would merge classes. Map the "
             "labels to 0..C-1 first (or enable 64-bit integers on JAX)."
@@ -131,18 +134,22 @@ def embeddings_by_view(y_pred):
     return ops.cast(embeddings, "float32")
 
 
-def pair_masks(anchor_labels, anchor_index, key_labels):
+def pair_masks(anchor_labels, anchor_index, key_labels, key_valid=None):
     """The float32 0/1 masks `(positive, negative)` of anchors against keys.
 
     `positive`: same label, not the anchor itself (key `anchor_index[i]`);
-    `negative`: another label. Float 0/1 rather than bool: the losses mask
-    with products and sums (`ops.masked_logsumexp`).
+    `negative`: another label. A key whose float32 0/1 `key_valid` is 0 (an
+    empty slot of a memory) is neither. Float 0/1 rather than bool: the
+    losses mask with products and sums (`ops.masked_logsumexp`).
     """
     same_label = ops.equal(anchor_labels[:, None], key_labels[None, :])
     key_index = ops.arange(ops.shape(key_labels)[0], dtype=anchor_index.dtype)
     not_self = ops.not_equal(anchor_index[:, None], key_index[None, :])
     positive = ops.cast(ops.logical_and(same_label, not_self), "float32")
     negative = ops.cast(ops.logical_not(same_label), "float32")
+    if key_valid is not None:
+        positive = positive * key_valid[None, :]
+        negative = negative * key_valid[None, :]
     return positive, negative
 
 
@@ -153,6 +160,7 @@ def block_losses(
     keys,
     key_labels,
     anchor_losses: AnchorLossFn,
+    key_valid=None,
 ):
     """Losses of a block of anchors against every column (key).
 
@@ -170,6 +178,7 @@ def block_losses(
         keys: float32 `(M, D)`.
         key_labels: `(M,)`.
         anchor_losses: `fn(logits, positive, negative) -> (c,)`.
+        key_valid: optional float32 0/1 `(M,)`: keys with 0 take no part.
 
     Returns:
         `(losses, positive_counts)`: float32 `(c,)` each.
@@ -179,8 +188,61 @@ def block_losses(
     # two backward matmuls into one of `G + G^T`, whose transpose costs more
     # on CPU than the matmul it saves.
     logits = ops.matmul(anchors, ops.transpose(keys))
-    positive, negative = pair_masks(anchor_labels, anchor_index, key_labels)
+    positive, negative = pair_masks(anchor_labels, anchor_index, key_labels, key_valid)
     return anchor_losses(logits, positive, negative), ops.sum(positive, axis=1)
+
+
+def memory_keys(
+    memory_embeddings,
+    memory_labels,
+    memory_mask,
+    depth,
+    label_dtype,
+    use_labels: bool,
+    normalize: bool,
+):
+    """Checks a memory of past embeddings and returns it as extra keys.
+
+    Returns `(keys, labels, valid)`: float32 `(M, D)` without gradient
+    (normalised when `normalize`), labels `(M,)` of `label_dtype`, and the
+    float32 0/1 `(M,)` of the entries in use. Without labels (InfoNCE) each
+    entry gets the label -1, which no anchor has: every entry is a negative.
+    """
+    embeddings = ops.convert_to_tensor(memory_embeddings)
+    shape = tuple(embeddings.shape)
+    if len(shape) != 2 or (depth is not None and shape[1] not in (None, depth)):
+        raise ValueError(
+            "`memory_embeddings` must have shape (M, D), with the D of the "
+            f"batch's embeddings ({depth}). Received: "
+            f"memory_embeddings.shape={shape}"
+        )
+    size = shape[0]
+    embeddings = ops.stop_gradient(ops.cast(embeddings, "float32"))
+    if normalize:
+        embeddings = l2_normalize(embeddings)
+    if use_labels:
+        labels = labels_by_sample(
+            memory_labels, size, "memory_labels", "memory_embeddings"
+        )
+        labels = ops.cast(labels, label_dtype)
+    else:
+        labels = ops.full((ops.shape(embeddings)[0],), -1, dtype=label_dtype)
+    if memory_mask is None:
+        valid = ops.ones((ops.shape(embeddings)[0],), dtype="float32")
+    else:
+        valid = ops.convert_to_tensor(memory_mask)
+        mask_shape = tuple(valid.shape)
+        if (
+            len(mask_shape) != 1
+            or None not in (size, mask_shape[0])
+            and (mask_shape[0] != size)
+        ):
+            raise ValueError(
+                "`memory_mask` must have shape (M,), one flag per memory entry "
+                f"(M = {size}). Received: memory_mask.shape={mask_shape}"
+            )
+        valid = ops.cast(ops.cast(valid, "bool"), "float32")
+    return embeddings, ops.stop_gradient(labels), ops.stop_gradient(valid)
 
 
 def _anchor_rows(y_true, y_pred, normalize, use_labels, replicas):
@@ -221,6 +283,9 @@ def per_sample_losses(
     use_labels: bool = True,
     chunk_size: int | None = None,
     gather_distributed: bool = False,
+    memory_embeddings=None,
+    memory_labels=None,
+    memory_mask=None,
 ):
     """Per-sample losses and which samples had a positive.
 
@@ -229,11 +294,12 @@ def per_sample_losses(
             when `use_labels=False`, where every sample is its own class.
         y_pred: embeddings `(B, D)` or `(B, V, D)`.
         anchor_losses: `fn(logits, positive, negative) -> (n,)`, the loss of
-            each of `n` anchor rows; `logits` is float32 `(n, N)`, the masks
-            float32 0/1 `(n, N)`. It must treat rows independently (`n = N`
-            on the dense path, `n = chunk_size` on the chunked one).
+            each of `n` anchor rows; `logits` is float32 `(n, K)` against the
+            `K` keys, the masks float32 0/1 `(n, K)`. It must treat rows
+            independently (`n = N` on the dense path, `n = chunk_size` on
+            the chunked one).
         temperature: `T > 0`.
-        normalize: L2-normalise embeddings first.
+        normalize: L2-normalise embeddings (and the memory) first.
         use_labels: compare `y_true`; `False` makes each sample its own class.
         chunk_size: `None` for the dense path; otherwise the number of anchor
             rows per block of the chunked path (same values and gradients,
@@ -242,6 +308,14 @@ def per_sample_losses(
             the anchors are this replica's and the keys (columns) are the
             embeddings of every replica, gathered with a gradient that
             reaches each replica's own embeddings. No effect outside one.
+        memory_embeddings: optional `(M, D)` past embeddings, appended to the
+            keys without gradient: never anchors, never "self"; positives of
+            the anchors of their label, negatives of the others (of every
+            anchor when `use_labels=False`).
+        memory_labels: `(M,)` or `(M, 1)` labels of `memory_embeddings`
+            (required with them unless `use_labels=False`).
+        memory_mask: optional `(M,)` bool: the entries in use (a queue's
+            filled slots). Entries outside it take no part.
 
     Returns:
         `(losses, has_positive)`: float32 `(B,)` mean over each sample's views
@@ -252,12 +326,41 @@ def per_sample_losses(
     normalize = check_bool(normalize, "normalize")
     chunk_size = check_chunk_size(chunk_size)
     gather_distributed = check_bool(gather_distributed, "gather_distributed")
+    if memory_embeddings is None and (
+        memory_labels is not None or memory_mask is not None
+    ):
+        raise ValueError(
+            "`memory_labels` and `memory_mask` describe `memory_embeddings`, "
+            "which is missing. Received: memory_embeddings=None"
+        )
     replicas = replicas_to_gather(gather_distributed)
     anchors, anchor_labels, anchor_index, keys, key_labels, num_views = _anchor_rows(
         y_true, y_pred, normalize, use_labels, replicas
     )
+    key_valid = None
+    if memory_embeddings is not None:
+        extra_keys, extra_labels, extra_valid = memory_keys(
+            memory_embeddings,
+            memory_labels,
+            memory_mask,
+            anchors.shape[1],
+            key_labels.dtype,
+            use_labels,
+            normalize,
+        )
+        # Labels of two dtypes meet in the wider one, so no id is cut.
+        label_dtype = keras.backend.result_type(key_labels.dtype, extra_labels.dtype)
+        anchor_labels = ops.cast(anchor_labels, label_dtype)
+        key_labels = ops.concatenate(
+            [ops.cast(key_labels, label_dtype), ops.cast(extra_labels, label_dtype)]
+        )
+        batch_keys = ops.ones((ops.shape(keys)[0],), dtype="float32")
+        key_valid = ops.concatenate([batch_keys, extra_valid])
+        keys = ops.concatenate([keys, extra_keys], axis=0)
     rows = (anchors * (1.0 / temperature), anchor_labels, anchor_index)
-    block = functools.partial(block_losses, anchor_losses=anchor_losses)
+    block = functools.partial(
+        block_losses, anchor_losses=anchor_losses, key_valid=key_valid
+    )
     if chunk_size is None:
         losses, positive_counts = block(*rows, keys, key_labels)
     else:

@@ -73,7 +73,9 @@ def epsilon_supinfonce(
         temperature: `T > 0`.
         epsilon: margin `>= 0`. The paper's comparison used 0.25.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `memory_embeddings`, `memory_labels`, `memory_mask` (a
+            cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 
     Returns:
         Float32 per-sample losses, shape `(B,)`.

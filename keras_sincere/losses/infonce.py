@@ -56,7 +56,10 @@ def infonce(y_true, y_pred, temperature: float = 0.5, **kwargs):
         y_pred: embeddings `(B, V, D)`, V >= 2 views of each sample.
         temperature: `T > 0`. SimCLR used 0.5.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `memory_embeddings`, `memory_mask` (a cross-batch memory, every
+            entry a negative; `memory_labels` is ignored), as in
+            `SoftmaxContrastiveLoss.call`.
 
     Returns:
         Float32 tensor of shape `(B,)`, one loss per sample.

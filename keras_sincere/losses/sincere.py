@@ -61,6 +61,11 @@ def sincere(y_true, y_pred, temperature: float = 0.1, **kwargs):
     mean over its views; anchors without a positive are left out (a sample
     with none gets 0), and an anchor without negatives has loss 0.
 
+    With a cross-batch memory `(m_k, c_k)`, `k = 1..M`, the anchors stay
+    the batch's, and `P_i` and `N_i` also hold the memory entries of `i`'s
+    label and of the other labels: `s_ik = z_i . m_k / T`, with no gradient
+    into `m_k`.
+
     Args:
         y_true: integer labels, shape `(B,)` or `(B, 1)`.
         y_pred: embeddings, shape `(B, V, D)` (V views of each sample) or
@@ -68,7 +73,9 @@ def sincere(y_true, y_pred, temperature: float = 0.1, **kwargs):
         temperature: `T > 0`. The paper used 0.1 on CIFAR-10, 0.05 on
             CIFAR-100.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `memory_embeddings`, `memory_labels`, `memory_mask` (a
+            cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 
     Returns:
         Float32 tensor of shape `(B,)`.

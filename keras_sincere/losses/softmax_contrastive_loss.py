@@ -16,8 +16,8 @@ from keras import ops
 
 from keras_sincere._validation import check_bool
 from keras_sincere._validation import check_positive
-from keras_sincere.losses._distributed import loss_scale
-from keras_sincere.losses._distributed import replicas_to_gather
+from keras_sincere.distributed import loss_scale
+from keras_sincere.distributed import replicas_to_gather
 from keras_sincere.losses._per_sample import check_chunk_size
 from keras_sincere.losses._per_sample import per_sample_losses
 
@@ -131,11 +131,15 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
         normalize: bool = True,
         chunk_size: int | None = None,
         gather_distributed: bool = False,
+        memory_embeddings=None,
+        memory_labels=None,
+        memory_mask=None,
     ):
         """Per-sample losses `(B,)` of this loss: its functional form.
 
         `args` are the loss's own leading arguments (`temperature`, and for
-        example `epsilon`); the other arguments are those of the class.
+        example `epsilon`); the other arguments are those of the class and
+        of `call`.
         """
         loss = cls(
             *args,
@@ -143,9 +147,15 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
             chunk_size=chunk_size,
             gather_distributed=gather_distributed,
         )
-        return loss.call(y_true, y_pred)
+        return loss.call(
+            y_true,
+            y_pred,
+            memory_embeddings=memory_embeddings,
+            memory_labels=memory_labels,
+            memory_mask=memory_mask,
+        )
 
-    def _losses_and_has_positive(self, y_true, y_pred):
+    def _losses_and_has_positive(self, y_true, y_pred, **memory):
         """`(losses, has_positive)`: float32 `(B,)` and bool `(B,)`."""
         return per_sample_losses(
             y_true,
@@ -156,14 +166,60 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
             use_labels=self.uses_labels,
             chunk_size=self.chunk_size,
             gather_distributed=self.gather_distributed,
+            **memory,
         )
 
-    def call(self, y_true, y_pred):
-        return self._losses_and_has_positive(y_true, y_pred)[0]
+    def call(
+        self,
+        y_true,
+        y_pred,
+        memory_embeddings=None,
+        memory_labels=None,
+        memory_mask=None,
+    ):
+        """Per-sample losses `(B,)`: the mean over each sample's views.
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+        Args:
+            y_true: integer labels `(B,)` or `(B, 1)`.
+            y_pred: embeddings `(B, D)` or `(B, V, D)`.
+            memory_embeddings: optional `(M, D)` embeddings of earlier
+                batches (a cross-batch memory), added to the keys without
+                gradient. They are never anchors: for each batch anchor, an
+                entry of its label is one more positive, an entry of
+                another label one more negative (with unique labels, as in
+                InfoNCE, every entry is a negative). Costs `O(N (N + M) D)`
+                time and `O(N (N + M))` memory, `O((N + M) chunk_size)`
+                with `chunk_size`.
+            memory_labels: `(M,)` or `(M, 1)` integer labels of the memory.
+            memory_mask: optional `(M,)` bool, the entries in use (for
+                example a queue's filled slots); the others take no part.
+        """
+        return self._losses_and_has_positive(
+            y_true,
+            y_pred,
+            memory_embeddings=memory_embeddings,
+            memory_labels=memory_labels,
+            memory_mask=memory_mask,
+        )[0]
+
+    def __call__(
+        self,
+        y_true,
+        y_pred,
+        sample_weight=None,
+        memory_embeddings=None,
+        memory_labels=None,
+        memory_mask=None,
+    ):
+        """The reduced loss; the memory arguments as in `call`."""
         with keras.name_scope(self.name):
-            losses, has_positive = self._losses_and_has_positive(y_true, y_pred)
+            losses, has_positive = self._losses_and_has_positive(
+                y_true,
+                y_pred,
+                memory_embeddings=memory_embeddings,
+                memory_labels=memory_labels,
+                memory_mask=memory_mask,
+            )
             weights = ops.cast(has_positive, "float32")
             if sample_weight is not None:
                 weights = weights * _per_sample_weights(sample_weight, losses)

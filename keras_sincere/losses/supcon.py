@@ -94,7 +94,9 @@ def supcon(
         temperature: `T > 0`.
         base_temperature: optional `> 0` rescaling as in the reference code.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `memory_embeddings`, `memory_labels`, `memory_mask` (a
+            cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 
     Returns:
         Float32 tensor of shape `(B,)`: the SupCon loss of each sample.

@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_sincere._validation import check_integer
+from keras_sincere.losses import SoftmaxContrastiveLoss
+from keras_sincere.models.embedding_queue import EmbeddingQueue
 from keras_sincere.ops import integers_to_value_range
 
 
@@ -44,6 +46,18 @@ class ContrastiveModel(keras.Model):
         augmenter: optional layer applied to images in training, e.g.
             `keras_sincere.augment.simclr_augmenter(32)`.
         views: number of augmented views per image when `augmenter` is used.
+        memory_size: `M >= 0` slots of a cross-batch memory (XBM): the
+            last `M` L2-normalised embeddings of training and their labels,
+            an `EmbeddingQueue` updated in each train step (after the loss,
+            so a batch is never its own memory) and passed to the loss as
+            `memory_embeddings`, `memory_labels`, `memory_mask`: every
+            anchor then meets `N + M` keys instead of `N` (`N = B * V`).
+            The loss must be a `keras_sincere.losses` loss. Evaluation
+            (`evaluate`, validation data) uses no memory. Under a
+            data-parallel strategy the global batch is enqueued. 0 (the
+            default): no memory.
+        memory_warmup_steps: train steps before the loss uses the memory
+            (it is filled from the first step). Defaults to 0.
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -60,12 +74,30 @@ class ContrastiveModel(keras.Model):
     ```
     """
 
-    def __init__(self, encoder, head, augmenter=None, views: int = 2, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        head,
+        augmenter=None,
+        views: int = 2,
+        memory_size: int = 0,
+        memory_warmup_steps: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.views = check_integer(views, "views")
+        self.memory_size = check_integer(memory_size, "memory_size", minimum=0)
+        self.memory_warmup_steps = check_integer(
+            memory_warmup_steps, "memory_warmup_steps", minimum=0
+        )
         self.encoder = encoder
         self.head = head
         self.augmenter = augmenter
+        self.memory = None
+        if self.memory_size:
+            self.memory = EmbeddingQueue(
+                self.memory_size, self.memory_warmup_steps, name="memory"
+            )
         # Built at once when the encoder knows its input shape, so weights can
         # be restored before the first batch (BackupAndRestore, load_weights).
         image_shape = _known_image_shape(encoder)
@@ -83,6 +115,8 @@ class ContrastiveModel(keras.Model):
         feature_shape = self.encoder.compute_output_shape((None,) + encoder_shape)
         if not self.head.built:
             self.head.build(feature_shape)
+        if self.memory is not None and not self.memory.built:
+            self.memory.build(self.head.compute_output_shape(feature_shape))
         self.built = True
 
     def _encoder_image_shape(self, image_shape):
@@ -123,6 +157,48 @@ class ContrastiveModel(keras.Model):
         features = self.encoder(flat, training=training)
         embeddings = self.head(features, training=training)
         return ops.reshape(embeddings, (-1, shape[1], embeddings.shape[-1]))
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """Keras's loss; in training with a memory, the loss sees the memory.
+
+        The memory holds the embeddings of earlier steps; this step's are
+        enqueued after its loss.
+        """
+        if self.memory is None or not training:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        loss = self._memory_loss()
+        total = loss(y, y_pred, sample_weight, **self.memory.memory())
+        for extra in self.losses:  # regularisers, as Keras adds them
+            total = total + ops.sum(ops.cast(extra, total.dtype))
+        self._enqueue(y_pred, y)
+        return total
+
+    def _memory_loss(self):
+        """The compiled loss, which must take the memory arguments."""
+        loss = self.loss
+        if not isinstance(loss, SoftmaxContrastiveLoss):
+            raise ValueError(
+                "`memory_size` needs a keras_sincere loss (SincereLoss, "
+                "SupConLoss, EpsilonSupInfoNCELoss, InfoNCELoss) as the only "
+                f"loss of `compile`. Received: loss={loss!r}"
+            )
+        return loss
+
+    def _enqueue(self, embeddings, labels):
+        """This step's embeddings `(B, V, D)`, sample-major, and their labels."""
+        flat = ops.reshape(embeddings, (-1, embeddings.shape[-1]))
+        if labels is not None:
+            labels = ops.reshape(labels, (-1,))
+            labels = ops.repeat(labels, embeddings.shape[1], axis=0)
+        self.memory.enqueue(flat, labels)
+
+    def reset_memory(self) -> None:
+        """Empties the cross-batch memory and restarts its warm-up."""
+        if self.memory is None:
+            raise ValueError("This model has no memory. Received: memory_size=0")
+        self.memory.reset()
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking array images' value range."""
@@ -273,6 +349,8 @@ class ContrastiveModel(keras.Model):
                 "head": keras.saving.serialize_keras_object(self.head),
                 "augmenter": keras.saving.serialize_keras_object(self.augmenter),
                 "views": self.views,
+                "memory_size": self.memory_size,
+                "memory_warmup_steps": self.memory_warmup_steps,
             }
         )
         return config

@@ -24,13 +24,14 @@ FIGURES = {
 }
 
 
-def test_the_five_notebooks_are_there():
+def test_the_six_notebooks_are_there():
     assert [path.name for path in NOTEBOOKS] == [
         "01_quickstart.ipynb",
         "02_sincere_vs_supcon.ipynb",
         "03_cifar_resnet50.ipynb",
         "04_transfer_linear_probe.ipynb",
         "05_bring_your_own_data.ipynb",
+        "06_memory.ipynb",
     ]
 
 

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 
 from keras_sincere import losses
-from keras_sincere.losses._distributed import active_replicas
-from keras_sincere.losses._distributed import loss_scale
+from keras_sincere.distributed import active_replicas
+from keras_sincere.distributed import loss_scale
 
 CHECKS = pathlib.Path(__file__).parent / "distributed_checks"
 BACKEND = keras.backend.backend()
@@ -74,6 +74,11 @@ def check_mirrored_strategy():
     # Without the gather each replica sees half the negatives and, with one
     # view, almost none of its positives: the loss is a different one.
     assert results["sincere/views=1/local"]["gradient"] > 0.1, results
+    assert results["sincere_memory/views=1/gather"]["value"] < 1e-5, results
+    # The queue holds the global batch, in replica order, on every replica.
+    queue = results["queue"]
+    assert queue["embeddings"] < 1e-5 and queue["replicas"] < 1e-5, queue
+    assert queue["labels_equal"] and queue["filled"] == 12, queue
     assert results["fit"]["moved"] > 1e-3, results["fit"]
     assert results["fit"]["weights"] < 1e-5, results["fit"]
     assert results["fit"]["loss"] < 1e-5, results["fit"]
@@ -96,12 +101,21 @@ def check_data_parallel_mesh():
             assert errors["value"] < 1e-5, (key, errors)
             assert errors["weights"] < 1e-5, (key, errors)
     assert np.all(np.isfinite(results["contrastive_model_losses"]))
+    # 4 steps of 16 embeddings filled the memory of 24 with unit vectors.
+    assert results["memory_in_use"] == 24, results
+    assert results["memory_norm_error"] < 1e-5, results
 
 
 def check_ddp():
     """Parameters after a 2-process DDP step == a 1-process global step."""
     results = run_check("torch_check.py")
-    assert len(results) == 12, results
+    # The queue each process filled with its half holds the global batch.
+    queue = results.pop("queue")
+    assert queue["embeddings"] < 1e-5, queue
+    assert queue["labels_equal"] and queue["filled"] == [12, 12], queue
+    # Six losses (two of them again with a memory), with one and two views.
+    assert len(results) == 16, results
+    assert "sincere_memory/views=1" in results, results
     for key, errors in results.items():
         assert errors["moved"] > 1e-3 or key == "infonce/views=1", (key, errors)
         assert errors["weights"] < 1e-5, (key, errors)

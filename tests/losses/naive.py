@@ -2,8 +2,12 @@
 
 Float64, one anchor and one pair at a time: the oracle the fast kernel is
 compared against. Inputs are numpy arrays: labels `(B,)`, embeddings
-`(B, V, D)`. Each returns per-sample losses `(B,)` (mean over the sample's
-views that have a positive; 0 if none has one).
+`(B, V, D)`, and optionally a memory `(M, D)` with labels `(M,)`. Each
+returns per-sample losses `(B,)` (mean over the sample's views that have a
+positive; 0 if none has one).
+
+A memory's entries are keys and never anchors: for anchor `i`, an entry of
+its label is a positive, one of another label a negative.
 """
 
 import math
@@ -11,26 +15,41 @@ import math
 import numpy as np
 
 
-def _anchors(labels, embeddings, temperature, normalize):
+def _unit(z, normalize):
+    if not normalize:
+        return z
+    norm = math.sqrt(sum(c * c for c in z))
+    return z / norm if norm > 0 else z
+
+
+def _anchors(labels, embeddings, temperature, normalize, memory=None):
+    """Similarities of the `n` anchors (rows) with every key (columns).
+
+    The keys are the anchors, then the memory entries.
+    """
     embeddings = np.asarray(embeddings, dtype=np.float64)
     if embeddings.ndim == 2:
         embeddings = embeddings[:, None, :]
     batch, views, _ = embeddings.shape
-    vectors, anchor_labels = [], []
+    vectors, key_labels = [], []
     for b in range(batch):
         for v in range(views):
-            z = embeddings[b, v]
-            if normalize:
-                norm = math.sqrt(sum(c * c for c in z))
-                z = z / norm if norm > 0 else z
-            vectors.append(z)
-            anchor_labels.append(labels[b])
+            vectors.append(_unit(embeddings[b, v], normalize))
+            key_labels.append(labels[b])
     n = len(vectors)
+    if memory is not None:
+        memory_embeddings, memory_labels = memory
+        for z, label in zip(memory_embeddings, memory_labels, strict=True):
+            vectors.append(_unit(np.asarray(z, dtype=np.float64), normalize))
+            key_labels.append(label)
     s = [
-        [float(np.dot(vectors[i], vectors[j])) / temperature for j in range(n)]
+        [
+            float(np.dot(vectors[i], vectors[j])) / temperature
+            for j in range(len(vectors))
+        ]
         for i in range(n)
     ]
-    return s, anchor_labels, batch, views
+    return s, key_labels, n, batch, views
 
 
 def _per_sample(anchor_losses, batch, views):
@@ -42,14 +61,16 @@ def _per_sample(anchor_losses, batch, views):
     return np.array(out)
 
 
-def _generic(labels, embeddings, temperature, normalize, pair_loss):
-    s, lab, batch, views = _anchors(labels, embeddings, temperature, normalize)
-    n = len(lab)
+def _generic(labels, embeddings, temperature, normalize, pair_loss, memory=None):
+    s, lab, n, batch, views = _anchors(
+        labels, embeddings, temperature, normalize, memory
+    )
+    keys = range(len(lab))
     losses = []
     for i in range(n):
-        positives = [p for p in range(n) if p != i and lab[p] == lab[i]]
-        negatives = [k for k in range(n) if lab[k] != lab[i]]
-        others = [j for j in range(n) if j != i]
+        positives = [p for p in keys if p != i and lab[p] == lab[i]]
+        negatives = [k for k in keys if lab[k] != lab[i]]
+        others = [j for j in keys if j != i]
         if not positives:
             losses.append(None)
             continue
@@ -60,16 +81,24 @@ def _generic(labels, embeddings, temperature, normalize, pair_loss):
     return _per_sample(losses, batch, views)
 
 
-def sincere(labels, embeddings, temperature=0.1, normalize=True):
+def _memory(memory_embeddings=None, memory_labels=None):
+    """`(embeddings, labels)` of the keyword arguments, or None without a memory."""
+    return None if memory_embeddings is None else (memory_embeddings, memory_labels)
+
+
+# `**memory`: `memory_embeddings` `(M, D)` and `memory_labels` `(M,)`, or none.
+
+
+def sincere(labels, embeddings, temperature=0.1, normalize=True, **memory):
     def pair(s, i, p, negatives, others, num_positives):
         denominator = math.exp(s[i][p]) + sum(math.exp(s[i][k]) for k in negatives)
         return -s[i][p] + math.log(denominator)
 
-    return _generic(labels, embeddings, temperature, normalize, pair)
+    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
 
 
 def epsilon_supinfonce(
-    labels, embeddings, temperature=0.1, epsilon=0.25, normalize=True
+    labels, embeddings, temperature=0.1, epsilon=0.25, normalize=True, **memory
 ):
     def pair(s, i, p, negatives, others, num_positives):
         denominator = math.exp(s[i][p] - epsilon) + sum(
@@ -77,19 +106,25 @@ def epsilon_supinfonce(
         )
         return -s[i][p] + math.log(denominator)
 
-    return _generic(labels, embeddings, temperature, normalize, pair)
+    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
 
 
-def supcon(labels, embeddings, temperature=0.1, base_temperature=None, normalize=True):
+def supcon(
+    labels, embeddings, temperature=0.1, base_temperature=None, normalize=True, **memory
+):
     scale = 1.0 if base_temperature is None else temperature / base_temperature
 
     def pair(s, i, p, negatives, others, num_positives):
         denominator = sum(math.exp(s[i][j]) for j in others)
         return scale * (-s[i][p] + math.log(denominator))
 
-    return _generic(labels, embeddings, temperature, normalize, pair)
+    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
 
 
-def infonce(labels, embeddings, temperature=0.5, normalize=True):
+def infonce(labels, embeddings, temperature=0.5, normalize=True, **memory):
+    """SINCERE with unique labels; memory entries get labels no sample has."""
     unique = np.arange(np.asarray(embeddings).shape[0])
-    return sincere(unique, embeddings, temperature, normalize)
+    if memory.get("memory_embeddings") is not None:
+        entries = len(memory["memory_embeddings"])
+        memory = {**memory, "memory_labels": -1 - np.arange(entries)}
+    return sincere(unique, embeddings, temperature, normalize, **memory)

@@ -53,3 +53,37 @@ def relative_error(actual, expected):
     actual, expected = np.asarray(actual, "float64"), np.asarray(expected, "float64")
     scale = max(float(np.max(np.abs(expected))), 1e-12)
     return float(np.max(np.abs(actual - expected))) / scale
+
+
+MEMORY_SIZE = 6
+
+
+def memory(seed=2):
+    """A fixed memory of `MEMORY_SIZE` embeddings: classes 0, 1 and 5."""
+    rng = np.random.default_rng(seed)
+    embeddings = rng.normal(size=(MEMORY_SIZE, EMBEDDING_DIM)).astype("float32")
+    return embeddings, np.array([0, 5, 1, 0, 5, 1], dtype="int64")
+
+
+class WithMemory:
+    """A loss called with `memory()` as its cross-batch memory."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, y_true, y_pred):
+        embeddings, labels = memory()
+        return self.loss(
+            y_true, y_pred, memory_embeddings=embeddings, memory_labels=labels
+        )
+
+
+# The cases with a memory that the torch check adds to `losses(True)`.
+MEMORY_CASES = ("sincere_memory", "supcon_memory")
+
+
+def loss_case(name):
+    """`losses(True)[name]`, or for `NAME_memory` that loss with `memory()`."""
+    if name.endswith("_memory"):
+        return WithMemory(losses(True)[name.removesuffix("_memory")])
+    return losses(True)[name]

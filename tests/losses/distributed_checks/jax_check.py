@@ -2,8 +2,8 @@
 
 Run with `XLA_FLAGS=--xla_force_host_platform_device_count=4`. Prints one JSON
 object: the loss and the weights after one `fit` step under the mesh against
-the same on one device, and the loss of a `ContrastiveModel` fitted on the
-mesh.
+the same on one device, and the loss and cross-batch memory of a
+`ContrastiveModel` fitted on the mesh.
 """
 
 import json
@@ -74,10 +74,15 @@ model = ks.models.ContrastiveModel(
     encoder,
     ks.models.ProjectionHead(8, 8),
     augmenter=ks.augment.simclr_augmenter(16, seed=0),
+    memory_size=24,
 )
 model.compile(optimizer="sgd", loss=ks.losses.SincereLoss(gather_distributed=True))
 images = np.random.default_rng(0).random((16, 16, 16, 3)).astype("float32")
 labels = np.arange(16) % 4
 history = model.fit(images, labels, batch_size=8, epochs=2, verbose=0)
 results["contrastive_model_losses"] = history.history["loss"]
+memory = {k: keras.ops.convert_to_numpy(v) for k, v in model.memory.memory().items()}
+results["memory_in_use"] = int(memory["memory_mask"].sum())
+norms = np.linalg.norm(memory["memory_embeddings"], axis=1)
+results["memory_norm_error"] = float(np.max(np.abs(norms - 1.0)))
 print(json.dumps(results))

@@ -2,9 +2,10 @@
 
 Prints one JSON object: for each loss and number of views, the relative error
 of the replicas' summed loss and gradient against the single-device loss of
-the global batch; the same without gathering for SINCERE with one view (the
-case the test asserts differs); and the weights after a `fit` step under the
-strategy against a single-device `fit` step.
+the global batch (also with a cross-batch memory); the same without gathering
+for SINCERE with one view (the case the test asserts differs); the weights
+after a `fit` step under the strategy against a single-device `fit` step; and
+an `EmbeddingQueue` filled under the strategy against the global batch.
 """
 
 import json
@@ -24,6 +25,7 @@ tf.config.set_logical_device_configuration(
 
 import common  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(REPLICAS)])
 assert strategy.num_replicas_in_sync == REPLICAS
@@ -49,6 +51,9 @@ for views in (1, 2):
     }
     if views == 1:
         cases["sincere/views=1/local"] = common.losses(False)["sincere"]
+    for name in ("sincere", "sincere_chunked", "supcon", "infonce"):
+        with_memory = common.WithMemory(common.losses(True)[name])
+        cases[f"{name}_memory/views={views}/gather"] = with_memory
 
     # Every case in one function: one trace on the replicas, not one per case.
     @tf.function
@@ -93,6 +98,44 @@ def fit_one_step(scope):
     return model.layers[0].kernel.numpy(), history.history["loss"][0]
 
 
+def fill_queue():
+    """Two steps of 8 embeddings into a queue of 12 under the strategy."""
+    from keras_sincere.models import EmbeddingQueue
+
+    with strategy.scope():
+        queue = EmbeddingQueue(12)
+        queue.build((None, common.EMBEDDING_DIM))
+    x, y = common.batch(views=1)
+    shards = strategy.experimental_distribute_values_from_function(
+        lambda context: (
+            x[context.replica_id_in_sync_group * local :][:local],
+            y[context.replica_id_in_sync_group * local :][:local],
+        )
+    )
+
+    @tf.function
+    def enqueue(shard):
+        queue.enqueue(dense(shard[0]), shard[1])
+
+    for _ in range(2):
+        strategy.run(enqueue, args=(shards,))
+    global_batch = dense(x).numpy()
+    global_batch /= np.linalg.norm(global_batch, axis=1, keepdims=True)
+    expected = np.concatenate([global_batch, global_batch])[-12:]
+    expected_labels = np.concatenate([y, y])[-12:]
+    replicas_agree = max(
+        common.relative_error(v.numpy(), expected)
+        for v in queue.embeddings.value.values
+    )
+    return {
+        "embeddings": common.relative_error(queue.embeddings.numpy(), expected),
+        "replicas": replicas_agree,
+        "labels_equal": bool(np.array_equal(queue.labels.numpy(), expected_labels)),
+        "filled": int(queue.filled.numpy()),
+    }
+
+
+results["queue"] = fill_queue()
 distributed_kernel, distributed_loss = fit_one_step(strategy.scope())
 single_kernel, single_loss = fit_one_step(tf.distribute.get_strategy().scope())
 results["fit"] = {

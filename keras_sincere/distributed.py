@@ -1,7 +1,9 @@
-"""The replicas of a data-parallel step, as the losses need them.
+"""The replicas of a data-parallel step, as the losses and the memory need them.
 
-Backend-specific on purpose: this is the one module of the losses that talks
-to each backend's distribution engine directly.
+Backend-specific on purpose: this is the one module of the package that
+talks to each backend's distribution engine directly. The losses gather
+their keys with it (`gather_distributed=True`), and `ContrastiveModel`'s
+cross-batch memory enqueues the global batch with it.
 
 - TensorFlow: inside `tf.distribute.Strategy.run` (which `fit` uses under a
   `MirroredStrategy` scope), the replica context's `all_gather` and
