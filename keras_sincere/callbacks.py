@@ -5,10 +5,12 @@ from collections.abc import Iterable
 import keras
 import numpy as np
 
+from keras_sincere._validation import check_bool
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import class_labels
 from keras_sincere.evaluation import knn_accuracy
 from keras_sincere.evaluation import nearest_target_noise
+from keras_sincere.evaluation import retrieval_metrics
 from keras_sincere.evaluation import separation_margin
 
 
@@ -23,7 +25,10 @@ class KNNMonitor(keras.callbacks.Callback):
       with the training images as neighbours;
     - `val_margin`: `separation_margin` of `nearest_target_noise`, i.e.
       median nearest-target minus median nearest-noise cosine similarity
-      (the paper's Table 1).
+      (the paper's Table 1);
+    - with `retrieval=True`, `val_precision_at_1` and `val_map_at_r`:
+      `keras_sincere.evaluation.retrieval_metrics` of the validation images
+      retrieving the training images (P@1 and MAP@R).
 
     The values show in the progress bar and in the `History` returned by
     `fit` (only for the epochs where they were computed), and other
@@ -45,6 +50,8 @@ class KNNMonitor(keras.callbacks.Callback):
         every: evaluate after epochs `every, 2 * every, ...` (1-based).
         batch_size: inference batch size, and queries per similarity block.
         k: neighbour counts to report. Defaults to `(1, 5)`.
+        retrieval: also log P@1 and MAP@R. Defaults to `False` (MAP@R
+            retrieves as many neighbours as the largest training class).
 
     Example:
 
@@ -66,9 +73,11 @@ class KNNMonitor(keras.callbacks.Callback):
         every: int = 1,
         batch_size: int = 256,
         k: int | Iterable[int] = (1, 5),
+        retrieval: bool = False,
     ):
         super().__init__()
         self.every = check_integer(every, "every")
+        self.retrieval = check_bool(retrieval, "retrieval")
         self.batch_size = check_integer(batch_size, "batch_size")
         ks = (k,) if np.ndim(k) == 0 else tuple(k)
         self.k = tuple(check_integer(value, "k") for value in ks)
@@ -111,6 +120,18 @@ class KNNMonitor(keras.callbacks.Callback):
             train, self.train_labels, val, self.val_labels, self.batch_size
         )
         metrics["val_margin"] = separation_margin(target, noise)
+        if self.retrieval:
+            retrieved = retrieval_metrics(
+                val,
+                self.val_labels,
+                train,
+                self.train_labels,
+                recall_ks=(1,),
+                block_size=self.batch_size,
+                clustering=False,
+            )
+            metrics["val_precision_at_1"] = retrieved["precision_at_1"]
+            metrics["val_map_at_r"] = retrieved["mean_average_precision_at_r"]
         return metrics
 
     def on_epoch_end(self, epoch, logs=None):

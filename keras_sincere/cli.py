@@ -236,7 +236,8 @@ def _add_compare_command(commands):
     compare = commands.add_parser(
         "compare",
         help="train several losses over several seeds, print the paper's "
-        "tables (1, 4, 6) with intervals, write results.json, table.md, Fig. 2",
+        "tables (1, 4, 6) and retrieval metrics with intervals, write "
+        "results.json, table.md, Fig. 2 and embedding maps",
         description="Train every loss once per seed with the same plan, then "
         "print the paper's Tables 1, 4 and 6 as means with 95% intervals "
         "across seeds, and paired comparisons.",
@@ -303,6 +304,9 @@ def run_evaluate(args) -> int:
     metrics = saved.evaluation.metrics
     for key in ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine"):
         print(f"{key}: {metrics[key]:.4f}")
+    print("retrieval (test images query the training images):")
+    for key in experiments.RETRIEVAL_FIGURES:
+        print(f"  {key}: {metrics[key]:.4f}")
     print(f"wrote {saved.record_path} and {saved.figure_path}")
     return 0
 

@@ -116,6 +116,21 @@ def test_every_second_epoch(model, images):
     assert {"val_knn1", "val_knn3", "val_margin"} <= set(recorder.epochs[1])
 
 
+def test_retrieval_metrics_reach_history(model, images):
+    (x_train, y_train), (x_val, y_val) = images
+    history, _ = fit_with_monitor(model, images, every=2, retrieval=True)
+    assert len(history.history["val_precision_at_1"]) == 1
+    retrieved = evaluation.retrieval_metrics(
+        model.embed(x_val), y_val, model.embed(x_train), y_train, recall_ks=(1,)
+    )
+    assert history.history["val_precision_at_1"][0] == pytest.approx(
+        retrieved["precision_at_1"]
+    )
+    assert history.history["val_map_at_r"][0] == pytest.approx(
+        retrieved["mean_average_precision_at_r"]
+    )
+
+
 def test_model_without_embed_uses_predict():
     rng = np.random.default_rng(0)
     labels = np.arange(40) % 2

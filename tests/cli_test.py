@@ -310,6 +310,8 @@ def test_train_then_evaluate(trained, toy_npz, tmp_path):
     )
     metrics = json.loads((run / "evaluation.json").read_text())
     assert 0.0 <= metrics["knn1"] <= 1.0 and -2.0 <= metrics["margin"] <= 2.0
+    for key in ("precision_at_1", "map_at_r", "recall_at_8", "nmi"):
+        assert 0.0 <= metrics[key] <= 1.0, key
     assert (run / "similarity_histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # At another size the model's augmenter resizes, as in training; without
     # train.json the size defaults to the encoder's.
@@ -368,9 +370,12 @@ def test_compare_writes_the_tables(compared):
     assert results["paired"]["sincere-supcon"]["margin"]["n"] == 2
     table = (out / "table.md").read_text()
     assert "Table 1" in table and "Table 4" in table and "Table 6" in table
+    assert "| loss | P@1 | R-precision | MAP@R | R@1 | R@2 | R@4 | R@8 | NMI |" in table
+    assert results["summary"]["sincere"]["map_at_r"]["n"] == 2
     assert table in compared.output
     assert "small-data plan for sincere" in compared.output  # printed before training
     assert pathlib.Path(out / "similarity_histograms.png").stat().st_size > 1000
+    assert pathlib.Path(out / "embedding_maps.png").stat().st_size > 1000
 
 
 def test_a_starved_run_is_reported_unhealthy(compared):

@@ -57,6 +57,10 @@ SAME_WORKER = {
     "tests/losses/chunked_test.py": "jit_compiled_steps",
 }
 
+# Modules whose tests share nothing (each notebook runs in a kernel of its
+# own): their tests are handed out one by one, which evens out the workers.
+OWN_UNIT = {"tests/examples/notebooks_test.py"}
+
 
 def _module_rank(item: pytest.Item) -> int:
     module = item.nodeid.split("::")[0]
@@ -82,6 +86,8 @@ def pytest_xdist_make_scheduler(config, log):
     class ModuleScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid):
             module = super()._split_scope(nodeid)
+            if module in OWN_UNIT:
+                return nodeid  # each test on whichever worker is free
             return SAME_WORKER.get(module, module)
 
     # The units run in the order collected above, not by their test counts.

@@ -269,6 +269,7 @@ def test_a_run_result_round_trips_through_its_folder(tmp_path):
         run.history, run.warnings, run.seconds
     )  # fmt: skip
     assert loaded.evaluation.metrics == evaluation.metrics
+    assert loaded.evaluation.test_embeddings is None
     np.testing.assert_array_equal(loaded.evaluation.target, evaluation.target)
     for k in (1, 5):
         np.testing.assert_array_equal(

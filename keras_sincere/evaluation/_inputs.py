@@ -45,6 +45,18 @@ def embeddings_array(x, name: str) -> np.ndarray:
     return array
 
 
+def embedding_pair(a, b, names) -> tuple[np.ndarray, np.ndarray]:
+    """`embeddings_array` of both, which must have the same dimension `D`."""
+    name_a, name_b = names
+    a, b = embeddings_array(a, name_a), embeddings_array(b, name_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` must have the same dimension. Received: "
+            f"{name_a}.shape={a.shape}, {name_b}.shape={b.shape}"
+        )
+    return a, b
+
+
 def labels_array(x, name: str, count: int | None = None) -> np.ndarray:
     """Class labels `(N,)` or `(N, 1)` (array or tensor) as numpy `(N,)`.
 

@@ -55,6 +55,7 @@ from keras_sincere.experiments.inputs import resize_data
 from keras_sincere.experiments.measures import MAX_MEAN_COSINE
 from keras_sincere.experiments.measures import MIN_HEALTHY_STEPS
 from keras_sincere.experiments.measures import MIN_LOSS_DROP
+from keras_sincere.experiments.measures import RETRIEVAL_FIGURES
 from keras_sincere.experiments.measures import Evaluation
 from keras_sincere.experiments.measures import divergence_warning
 from keras_sincere.experiments.measures import evaluate
@@ -85,6 +86,7 @@ __all__ = [
     "MAX_SMALL_DATA_IMAGE_SIDE",
     "MIN_HEALTHY_STEPS",
     "MIN_LOSS_DROP",
+    "RETRIEVAL_FIGURES",
     "MIN_STEPS",
     "MIN_STEPS_PER_EPOCH",
     "PAPER_DATASETS",

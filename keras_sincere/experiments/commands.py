@@ -32,6 +32,7 @@ from keras_sincere.experiments.training import RunResult
 from keras_sincere.experiments.training import train_and_evaluate
 
 HISTOGRAMS = "similarity_histograms.png"
+EMBEDDING_MAPS = "embedding_maps.png"
 _NO_FIGURE = "no figure (every run of the first seed diverged)"
 
 
@@ -78,6 +79,9 @@ class SavedComparison:
         results_path, table_path: `results.json` and `table.md`.
         figure_path: the first seed's histograms, or `None` when every run
             of that seed diverged.
+        maps_path: the first seed's embedding maps (PCA of the test
+            embeddings, one panel per loss, beside the histograms), or
+            `None` likewise.
     """
 
     comparison: Comparison
@@ -86,11 +90,14 @@ class SavedComparison:
     results_path: pathlib.Path
     table_path: pathlib.Path
     figure_path: pathlib.Path | None
+    maps_path: pathlib.Path | None = None
 
     def written(self) -> str:
         """The files written, as one line."""
-        figure = self.figure_path or _NO_FIGURE
-        return f"{self.results_path}, {self.table_path}, {figure}"
+        figures = (
+            f"{self.figure_path}, {self.maps_path}" if self.figure_path else _NO_FIGURE
+        )
+        return f"{self.results_path}, {self.table_path}, {figures}"
 
 
 def default_seeds(dataset: str) -> list:
@@ -310,7 +317,7 @@ def _save_comparison(result: Comparison, record: dict, folder) -> SavedCompariso
         for loss, run in first_runs.items()
         if not run.evaluation.diverged
     }
-    figure = None
+    figure = maps = None
     if panels:
         title = (
             f"{result.dataset}: nearest target / noise similarity (test set), "
@@ -322,8 +329,25 @@ def _save_comparison(result: Comparison, record: dict, folder) -> SavedCompariso
                 panels, path, title=title
             ),
         )
+        embeddings = {
+            loss: first_runs[loss].evaluation.test_embeddings for loss in panels
+        }
+        if all(values is not None for values in embeddings.values()):
+            labels = next(iter(first_runs.values())).evaluation.test_labels
+            maps = run_files.write_atomically(
+                folder / EMBEDDING_MAPS,
+                lambda path: evaluation.plot_embedding_map(
+                    embeddings,
+                    labels,
+                    path,
+                    title=f"{result.dataset}: test embeddings, seed "
+                    f"{result.seeds[0]} ({record['backend']})",
+                ),
+            )
     table = format_comparison(record)
     table_path = run_files.write_text_atomically(folder / "table.md", table)
     results_path = run_files.write_json_atomically(folder / "results.json", record)
     run_files.finish(folder)
-    return SavedComparison(result, record, table, results_path, table_path, figure)
+    return SavedComparison(
+        result, record, table, results_path, table_path, figure, maps
+    )

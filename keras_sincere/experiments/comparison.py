@@ -9,6 +9,7 @@ import numpy as np
 from keras_sincere.experiments.inputs import load_data
 from keras_sincere.experiments.inputs import prepare_labels
 from keras_sincere.experiments.inputs import resize_data
+from keras_sincere.experiments.measures import RETRIEVAL_FIGURES
 from keras_sincere.experiments.measures import is_finite
 from keras_sincere.experiments.plans import TrainingPlan
 from keras_sincere.experiments.plans import plan_training
@@ -55,7 +56,7 @@ class Comparison:
         return {
             loss: {
                 key: _across_seeds(evaluation.seed_interval, self.figures(loss, key))
-                for key in SEEDED_FIGURES + ("loss_initial",)
+                for key in SEEDED_FIGURES + ("loss_initial",) + RETRIEVAL_FIGURES
             }
             for loss in self.losses
         }
@@ -143,7 +144,8 @@ def _figure(run: RunResult, key: str) -> float:
     if key in ("loss_final", "loss_initial"):
         losses = run.history["loss"]
         return float(losses[-1] if key == "loss_final" else losses[0])
-    return float(run.evaluation.metrics[key])
+    # Runs saved before a figure existed (resumed comparisons) lack it.
+    return float(run.evaluation.metrics.get(key, float("nan")))
 
 
 # `compare`'s keyword arguments that go to `train_and_evaluate`; the others

@@ -12,6 +12,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The retrieval figures of `evaluate` (test queries, training set as reference).
+RETRIEVAL_FIGURES = (
+    "precision_at_1",
+    "r_precision",
+    "map_at_r",
+    "recall_at_1",
+    "recall_at_2",
+    "recall_at_4",
+    "recall_at_8",
+    "nmi",
+    "ami",
+)
+
 # Training health (see `training_health`).
 MIN_HEALTHY_STEPS = 100
 MIN_LOSS_DROP = 0.1
@@ -25,15 +38,20 @@ class Evaluation:
     Attributes:
         metrics: JSON-ready figures (`knn1`, `knn5`, `margin`,
             `per_class_margin`, `probe_accuracy`, `mean_pairwise_cosine`,
-            `effective_rank`).
+            `effective_rank`, and the `RETRIEVAL_FIGURES`).
         target, noise: nearest target / noise similarity of each test image.
         knn_correct: `{1: (N,) bool, 5: (N,) bool}` per-image kNN outcomes.
+        test_embeddings: the test images' embeddings `(N, D)` (for maps),
+            or `None`.
+        test_labels: their labels `(N,)`, or `None`.
     """
 
     metrics: dict
     target: np.ndarray
     noise: np.ndarray
     knn_correct: dict | None
+    test_embeddings: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
     @classmethod
     def of_diverged_model(cls, test_labels) -> "Evaluation":
@@ -45,7 +63,8 @@ class Evaluation:
         classes = np.unique(np.asarray(test_labels))
         nan = float("nan")
         metrics = dict.fromkeys(
-            ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine"),
+            ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine")
+            + RETRIEVAL_FIGURES,
             nan,
         )
         metrics["effective_rank"] = nan
@@ -59,12 +78,13 @@ class Evaluation:
 
 
 def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
-    """kNN, margin, linear probe and spread of one trained model.
+    """kNN, margin, retrieval, linear probe and spread of one trained model.
 
-    kNN and the target/noise similarities use the learned embedding space
-    (the L2-normalised projections the loss was applied to, as the paper's
-    Fig. 2 and Tables 1 and 6); the linear probe uses the frozen encoder
-    features (appendix L).
+    kNN, the target/noise similarities and the retrieval metrics use the
+    learned embedding space (the L2-normalised projections the loss was
+    applied to, as the paper's Fig. 2 and Tables 1 and 6), with the test
+    images as queries and the training images as the reference set; the
+    linear probe uses the frozen encoder features (appendix L).
     """
     from keras_sincere import evaluation
 
@@ -89,6 +109,9 @@ def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
         )
         for k in (1, 5)
     }
+    retrieved = evaluation.retrieval_metrics(
+        test_embeddings, y_test, train_embeddings, y_train, seed=seed
+    )
     per_class = evaluation.per_class_margins(target, noise, y_test)
     metrics = {
         "knn1": float(correct[1].mean()),
@@ -97,8 +120,25 @@ def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
         "per_class_margin": {str(k): v for k, v in per_class.items()},
         "probe_accuracy": float(probe["accuracy"]),
         **evaluation.embedding_spread(test_embeddings),
+        **_retrieval_figures(retrieved),
     }
-    return Evaluation(metrics, target, noise, correct)
+    return Evaluation(
+        metrics, target, noise, correct, np.asarray(test_embeddings), np.asarray(y_test)
+    )
+
+
+def _retrieval_figures(retrieved: dict) -> dict:
+    """`retrieval_metrics`'s result as the flat `RETRIEVAL_FIGURES`."""
+    figures = {
+        "precision_at_1": retrieved["precision_at_1"],
+        "r_precision": retrieved["r_precision"],
+        "map_at_r": retrieved["mean_average_precision_at_r"],
+        "nmi": retrieved["nmi"],
+        "ami": retrieved["ami"],
+    }
+    for k, value in retrieved["recall_at_k"].items():
+        figures[f"recall_at_{k}"] = value
+    return figures
 
 
 def _in_full_batches(predict, train_images, test_images, batch_size=256):

@@ -213,4 +213,32 @@ def _loss_tables(record: dict) -> list:
         f"{_interval(summary[loss]['probe_accuracy'], 100, 2)} |"
         for loss in losses
     ]
+    return lines + [""] + _retrieval_lines(record)
+
+
+def _retrieval_lines(record: dict) -> list:
+    """P@1, R-precision, MAP@R, Recall@k (%) and NMI, one row a loss."""
+    losses, summary = record["losses"], record["summary"]
+    if "map_at_r" not in summary[losses[0]]:
+        return []  # a record from before the retrieval metrics
+    columns = (
+        ("precision_at_1", "P@1"),
+        ("r_precision", "R-precision"),
+        ("map_at_r", "MAP@R"),
+        ("recall_at_1", "R@1"),
+        ("recall_at_2", "R@2"),
+        ("recall_at_4", "R@4"),
+        ("recall_at_8", "R@8"),
+        ("nmi", "NMI"),
+    )
+    lines = [
+        "Retrieval (%; test images query the training images; "
+        "docs/evaluation.md defines each)",
+        "",
+        "| loss | " + " | ".join(name for _, name in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for loss in losses:
+        cells = [_interval(summary[loss][key], 100, 2) for key, _ in columns]
+        lines.append(f"| {loss} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -192,6 +192,9 @@ class RunResult:
             "noise": self.evaluation.noise,
             **{f"knn{k}": v for k, v in correct.items()},
         }
+        if self.evaluation.test_embeddings is not None:
+            arrays["test_embeddings"] = self.evaluation.test_embeddings
+            arrays["test_labels"] = self.evaluation.test_labels
         run_files.write_atomically(
             folder / "evaluation.npz", lambda path: np.savez(path, **arrays)
         )
@@ -219,6 +222,8 @@ class RunResult:
                 arrays["target"],
                 arrays["noise"],
                 {k: arrays[f"knn{k}"] for k in (1, 5)} if "knn1" in arrays else None,
+                arrays["test_embeddings"] if "test_embeddings" in arrays else None,
+                arrays["test_labels"] if "test_labels" in arrays else None,
             )
         return cls(
             None,

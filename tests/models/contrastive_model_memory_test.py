@@ -61,27 +61,43 @@ class StepLosses(keras.callbacks.Callback):
         self.losses.append(float(logs["loss"]))
 
 
-@pytest.mark.parametrize("steps", [2, 3])
-def test_the_queue_holds_the_last_embeddings_of_training_in_order(steps):
-    images, labels = toy_images(samples=BATCH * steps)
+class MemoryAfterEachStep(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.states = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.states.append(memory_state(self.model))
+
+
+def test_the_queue_holds_the_last_embeddings_of_training_in_order():
+    images, labels = toy_images(samples=BATCH * 3)
     # No learning: the embeddings a step enqueues are the model's own, in
     # training mode (batch statistics), of that step's batch.
     model = memory_model(memory_size=40, learning_rate=0.0)
-    fit(model, images, labels, epochs=1)
+    recorder = MemoryAfterEachStep()
+    fit(model, images, labels, epochs=1, callbacks=[recorder])
     expected, expected_labels = [], []
     for start in range(0, len(images), BATCH):
         views = model(images[start : start + BATCH], training=True)
         expected.append(keras.ops.convert_to_numpy(views).reshape(-1, 8))
         expected_labels.append(np.repeat(labels[start : start + BATCH], 2))
-    held = min(2 * BATCH * steps, 40)
-    memory, memory_labels, mask = memory_state(model)
-    expected = np.concatenate(expected)[-held:]
+    expected = np.concatenate(expected)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
-    np.testing.assert_allclose(memory[-held:], expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(
-        memory_labels[-held:], np.concatenate(expected_labels)[-held:]
-    )
-    np.testing.assert_array_equal(mask, np.arange(40) >= 40 - held)
+    expected_labels = np.concatenate(expected_labels)
+    # After step 2 the queue is partly filled; after step 3 the oldest 8 of
+    # the 48 embeddings have left it.
+    for steps, (memory, memory_labels, mask) in zip(
+        (1, 2, 3), recorder.states, strict=True
+    ):
+        held = min(2 * BATCH * steps, 40)
+        seen = 2 * BATCH * steps
+        np.testing.assert_allclose(
+            memory[-held:], expected[seen - held : seen], rtol=1e-4, atol=1e-5
+        )
+        np.testing.assert_array_equal(
+            memory_labels[-held:], expected_labels[seen - held : seen]
+        )
+        np.testing.assert_array_equal(mask, np.arange(40) >= 40 - held)
 
 
 def test_the_loss_uses_the_memory_after_the_warm_up_only():
