@@ -94,10 +94,10 @@ class SavedComparison:
 
     def written(self) -> str:
         """The files written, as one line."""
-        figures = (
-            f"{self.figure_path}, {self.maps_path}" if self.figure_path else _NO_FIGURE
+        figures = [str(path) for path in (self.figure_path, self.maps_path) if path]
+        return f"{self.results_path}, {self.table_path}, " + (
+            ", ".join(figures) or _NO_FIGURE
         )
-        return f"{self.results_path}, {self.table_path}, {figures}"
 
 
 def default_seeds(dataset: str) -> list:
@@ -333,7 +333,7 @@ def _save_comparison(result: Comparison, record: dict, folder) -> SavedCompariso
             loss: first_runs[loss].evaluation.test_embeddings for loss in panels
         }
         if all(values is not None for values in embeddings.values()):
-            labels = next(iter(first_runs.values())).evaluation.test_labels
+            labels = first_runs[next(iter(panels))].evaluation.test_labels
             maps = run_files.write_atomically(
                 folder / EMBEDDING_MAPS,
                 lambda path: evaluation.plot_embedding_map(
