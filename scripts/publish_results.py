@@ -33,6 +33,18 @@ import shutil
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIGURE = "docs/images/digits_tensorflow_histograms.png"
+MAP_FIGURE = "docs/images/digits_tensorflow_embedding_maps.png"
+# (results.json key, column name) of the retrieval tables, in percent.
+RETRIEVAL_COLUMNS = (
+    ("precision_at_1", "P@1"),
+    ("r_precision", "R-precision"),
+    ("map_at_r", "MAP@R"),
+    ("recall_at_1", "R@1"),
+    ("recall_at_2", "R@2"),
+    ("recall_at_4", "R@4"),
+    ("recall_at_8", "R@8"),
+    ("nmi", "NMI"),
+)
 
 
 def _cell(summary, scale=1.0, digits=3):
@@ -142,6 +154,50 @@ def _seed_figures(record, loss, key):
     return [runs[str(seed)][key] for seed in record["seeds"]]
 
 
+def retrieval_table(records):
+    """Per backend and loss: the retrieval figures (%), mean ± 95% half-width."""
+    names = " | ".join(name for _, name in RETRIEVAL_COLUMNS)
+    lines = [
+        f"| backend | loss | {names} |",
+        "|---|---|" + "---|" * len(RETRIEVAL_COLUMNS),
+    ]
+    for record in records:
+        for loss in record["losses"]:
+            figures = record["summary"][loss]
+            cells = " | ".join(
+                _cell(figures[key], 100, 2) for key, _ in RETRIEVAL_COLUMNS
+            )
+            lines.append(f"| {record['backend']} | {loss} | {cells} |")
+    return "\n".join(lines)
+
+
+def retrieval_paired_table(records):
+    """SINCERE minus SupCon in P@1, MAP@R and NMI (points), paired by seed."""
+    from keras_sincere import evaluation
+
+    keys = (("precision_at_1", "P@1"), ("map_at_r", "MAP@R"), ("nmi", "NMI"))
+    lines = [
+        "| backend | "
+        + " | ".join(f"{name} difference (points)" for _, name in keys)
+        + " | seeds with a higher MAP@R |",
+        "|---|" + "---|" * (len(keys) + 1),
+    ]
+    for record in records:
+        reference, other = record["losses"][:2]
+        differences = {
+            key: evaluation.paired_seed_difference(
+                _seed_figures(record, reference, key),
+                _seed_figures(record, other, key),
+            )
+            for key, _ in keys
+        }
+        cells = " | ".join(_signed(differences[key], 100, 2) for key, _ in keys)
+        wins = differences["map_at_r"]["wins"]
+        seeds = len(record["seeds"])
+        lines.append(f"| {record['backend']} | {cells} | {wins}/{seeds} |")
+    return "\n".join(lines)
+
+
 def memory_table(records):
     """Per memory size and loss: the figures, the noise count, the bound, time."""
     import math
@@ -208,6 +264,8 @@ def publish(digits, other, memory=()):
     if digits:
         blocks["digits-summary"] = summary_table(digits, "backend")
         blocks["digits-paired"] = paired_table(digits, "backend")
+        blocks["digits-retrieval"] = retrieval_table(digits)
+        blocks["digits-retrieval-paired"] = retrieval_paired_table(digits)
     if other:
         blocks["other-summary"] = summary_table(other, "data set")
         blocks["other-paired"] = paired_table(other, "data set")
@@ -228,6 +286,9 @@ def publish(digits, other, memory=()):
         source = pathlib.Path(tensorflow[0]["folder"]) / "similarity_histograms.png"
         shutil.copyfile(source, ROOT / FIGURE)
         print(f"copied {source} to {FIGURE}")
+        source = pathlib.Path(tensorflow[0]["folder"]) / "embedding_maps.png"
+        shutil.copyfile(source, ROOT / MAP_FIGURE)
+        print(f"copied {source} to {MAP_FIGURE}")
 
 
 def main():
