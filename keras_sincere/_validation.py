@@ -237,3 +237,39 @@ def class_labels(
             f"labels for {count} embeddings."
         )
     return array
+
+
+def is_label_set_array(labels) -> bool:
+    """Whether concrete labels are a matrix `(N, C)`, `C > 1`: multi-hot sets."""
+    array = np.asarray(labels)
+    return array.ndim == 2 and array.shape[1] > 1
+
+
+def label_sets(labels, name: str, count: int | None = None) -> np.ndarray:
+    """Checks concrete multi-hot label sets `(N, C)` and returns them as int64 0/1.
+
+    Each row is the set of classes of one sample (bool, integer or float 0/1
+    values); a row of zeros is a sample with no label.
+
+    Args:
+        labels: an array-like `(N, C)`, `C > 1`.
+        name: the argument's name in messages.
+        count: the number of rows expected, or `None`.
+    """
+    array = np.asarray(labels)
+    if not is_label_set_array(array):
+        raise ValueError(
+            f"`{name}` must be multi-hot label sets of shape (N, C) with C > 1. "
+            f"Received: {name}.shape={array.shape}"
+        )
+    if array.dtype.kind not in "biuf" or not np.all(np.isin(array, (0, 1))):
+        raise ValueError(
+            f"`{name}` of shape (N, C) = {array.shape} is read as multi-hot label "
+            f"sets and must hold only 0 and 1. Received: dtype {array.dtype}"
+        )
+    if count is not None and array.shape[0] != count:
+        raise ValueError(
+            f"`{name}` must have one label set per embedding: {array.shape[0]} "
+            f"rows for {count} embeddings."
+        )
+    return array.astype(np.int64)

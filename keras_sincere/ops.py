@@ -92,13 +92,14 @@ def masked_logsumexp(logits, mask):
 def masked_mean(values, mask):
     """Mean of `values_ij` over the `j` where `mask_ij = 1`, per row; 0 if none.
 
-    `mask` is float 0/1 and `values` must be finite: masked entries are
-    multiplied by 0 (a product, not a select, for the same reason as in
-    `masked_logsumexp`).
+    `mask` is float 0/1, or float weights `>= 0` (then the weighted mean
+    `sum_j w_ij v_ij / sum_j w_ij`), and `values` must be finite: masked
+    entries are multiplied by 0 (a product, not a select, for the same
+    reason as in `masked_logsumexp`).
     """
     total = ops.sum(values * mask, axis=1)
-    count = ops.sum(mask, axis=1)
-    return total / ops.maximum(count, 1.0)
+    weight = ops.sum(mask, axis=1)
+    return total / ops.where(weight > 0.0, weight, 1.0)
 
 
 def integers_to_value_range(images, value_range=(0.0, 1.0)):

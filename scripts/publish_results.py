@@ -23,6 +23,12 @@ is rewritten from `results.json` files by this script.
             --memory-size $m --output runs/memory-$m
     done
     python scripts/publish_results.py --memory runs/memory-0 runs/memory-2048
+
+    # multi-label supervision (docs/losses.md): the digits' attribute sets
+    python scripts/small_datasets.py --output runs/data
+    keras-sincere compare --dataset runs/data/digits_attributes.npz \
+        --output runs/attributes
+    python scripts/publish_results.py --multilabel runs/attributes
 """
 
 import argparse
@@ -198,6 +204,55 @@ def retrieval_paired_table(records):
     return "\n".join(lines)
 
 
+def multilabel_table(record):
+    """Per loss: margin, kNN and retrieval (%), mean ± 95% half-width."""
+    columns = (
+        ("margin", "margin", 1.0, 3),
+        ("loss_final", "final loss", 1.0, 3),
+        ("knn1", "1NN %", 100.0, 2),
+        ("precision_at_1", "P@1 %", 100.0, 2),
+        ("r_precision", "R-precision %", 100.0, 2),
+        ("map_at_r", "MAP@R %", 100.0, 2),
+        ("nmi", "NMI %", 100.0, 2),
+    )
+    lines = [
+        "| loss | " + " | ".join(name for _, name, _, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for loss in record["losses"]:
+        figures = record["summary"][loss]
+        cells = " | ".join(
+            _cell(figures[key], scale, digits) for key, _, scale, digits in columns
+        )
+        lines.append(f"| {loss} | {cells} |")
+    return "\n".join(lines)
+
+
+def multilabel_paired_table(record):
+    """SINCERE minus SupCon per figure, paired by seed."""
+    from keras_sincere import evaluation
+
+    reference, other = record["losses"][:2]
+    lines = [
+        "| figure | difference | seeds where SINCERE is higher |",
+        "|---|---|---|",
+    ]
+    for key, name, scale, digits in (
+        ("margin", "margin", 1.0, 3),
+        ("knn1", "1NN (points)", 100.0, 2),
+        ("map_at_r", "MAP@R (points)", 100.0, 2),
+        ("nmi", "NMI (points)", 100.0, 2),
+    ):
+        difference = evaluation.paired_seed_difference(
+            _seed_figures(record, reference, key), _seed_figures(record, other, key)
+        )
+        lines.append(
+            f"| {name} | {_signed(difference, scale, digits)} | "
+            f"{difference['wins']}/{len(record['seeds'])} |"
+        )
+    return "\n".join(lines)
+
+
 def memory_table(records):
     """Per memory size and loss: the figures, the noise count, the bound, time."""
     import math
@@ -259,8 +314,11 @@ def _replace(text, name, body):
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
-def publish(digits, other, memory=()):
+def publish(digits, other, memory=(), multilabel=None):
     blocks = {}
+    if multilabel is not None:
+        blocks["multilabel-summary"] = multilabel_table(multilabel)
+        blocks["multilabel-paired"] = multilabel_paired_table(multilabel)
     if digits:
         blocks["digits-summary"] = summary_table(digits, "backend")
         blocks["digits-paired"] = paired_table(digits, "backend")
@@ -272,7 +330,13 @@ def publish(digits, other, memory=()):
     if memory:
         blocks["memory-summary"] = memory_table(memory)
         blocks["memory-paired"] = memory_paired_table(memory)
-    pages = ("README.md", "docs/reproducing.md", "docs/memory.md", "BENCHMARKS.md")
+    pages = (
+        "README.md",
+        "docs/reproducing.md",
+        "docs/memory.md",
+        "docs/losses.md",
+        "BENCHMARKS.md",
+    )
     for relative in pages:
         path = ROOT / relative
         text = path.read_text()
@@ -301,11 +365,15 @@ def main():
         default=[],
         help="compare folders, the first without a memory",
     )
+    parser.add_argument(
+        "--multilabel", help="the compare folder of digits_attributes.npz"
+    )
     args = parser.parse_args()
     publish(
         [_load(f) for f in args.digits],
         [_load(f) for f in args.other],
         [_load(f) for f in args.memory],
+        None if args.multilabel is None else _load(args.multilabel),
     )
 
 

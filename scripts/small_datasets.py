@@ -17,6 +17,14 @@ files that `keras-sincere compare --dataset PATH.npz` reads.
 | digits5.npz | grey 8x8 digits 0-4 | 5 | 500 / 180 |
 | photos.npz | colour photo patches, 16x16 | 3 | 600 / 300 |
 | textures.npz | grey terrain, MRI, photo patches, 16x16 | 3 | 450 / 150 |
+| digits_attributes.npz | embedded digits, attribute sets | 4 (multi-hot) | 1438 / 359 |
+
+`digits_attributes.npz` is multi-label: the images and split of
+`keras_sincere.data.load_dataset("digits")`, each labelled with the set of
+its digit's attributes among `ATTRIBUTES` (even; greater than 4; drawn with
+a closed loop: 0, 6, 8, 9; prime). A 1 has none of them: a sample with no
+label, a negative of every anchor. Two digits share a label when they share
+an attribute.
 """
 
 import argparse
@@ -111,6 +119,38 @@ def digits_dataset(classes, train_per_class, seed=0):
     return result
 
 
+ATTRIBUTES = ("even", "greater than 4", "closed loop", "prime")
+# The attributes of each digit 0-9, as a row of `ATTRIBUTES`.
+DIGIT_ATTRIBUTES = np.array(
+    [
+        [1, 0, 1, 0],  # 0
+        [0, 0, 0, 0],  # 1: none
+        [1, 0, 0, 1],  # 2
+        [0, 0, 0, 1],  # 3
+        [1, 0, 0, 0],  # 4
+        [0, 1, 0, 1],  # 5
+        [1, 1, 1, 0],  # 6
+        [0, 1, 0, 1],  # 7
+        [1, 1, 1, 0],  # 8
+        [0, 1, 1, 0],  # 9
+    ],
+    dtype="uint8",
+)
+
+
+def attributes_dataset():
+    """The embedded digits labelled with the attribute sets of their digits."""
+    from keras_sincere.data import load_dataset
+
+    (x_train, y_train), (x_test, y_test) = load_dataset("digits", image_size=None)
+    return {
+        "x_train": np.round(255 * x_train[..., 0]).astype("uint8"),
+        "y_train": DIGIT_ATTRIBUTES[y_train],
+        "x_test": np.round(255 * x_test[..., 0]).astype("uint8"),
+        "y_test": DIGIT_ATTRIBUTES[y_test],
+    }
+
+
 def build_all(output: pathlib.Path) -> list:
     """Writes every data set of the table above into `output`."""
     output.mkdir(parents=True, exist_ok=True)
@@ -119,15 +159,19 @@ def build_all(output: pathlib.Path) -> list:
         "digits5": digits_dataset((0, 1, 2, 3, 4), 100),
         "photos": patch_dataset(_photos(), 200, 100),
         "textures": patch_dataset(_grey_sources(), 150, 50),
+        "digits_attributes": attributes_dataset(),
     }
     paths = []
     for name, arrays in sets.items():
         path = output / f"{name}.npz"
         np.savez_compressed(path, **arrays)
         paths.append(path)
+        labels = arrays["y_train"]
+        classes = labels.shape[1] if labels.ndim == 2 else len(np.unique(labels))
         print(
             f"{path}: x_train {arrays['x_train'].shape}, x_test "
-            f"{arrays['x_test'].shape}, {len(np.unique(arrays['y_train']))} classes"
+            f"{arrays['x_test'].shape}, {classes} classes"
+            + (" (multi-hot sets)" if labels.ndim == 2 else "")
         )
     return paths
 

@@ -322,6 +322,33 @@ def test_train_then_evaluate(trained, toy_npz, tmp_path):
         assert cli.main(command) == 0
 
 
+def test_train_on_multi_hot_label_sets(toy_npz, tmp_path):
+    """An .npz whose labels are sets: trained with a memory of sets, judged
+    with the multi-label kNN, margin and retrieval; no softmax probe."""
+    with np.load(toy_npz) as archive:
+        arrays = dict(archive)
+    # Classes 0, 1, 2 become the sets {0}, {0, 1}, {1, 2}: 0 and 2 are disjoint.
+    sets = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]], dtype="uint8")
+    for split in ("y_train", "y_test"):
+        arrays[split] = sets[arrays[split]]
+    path = tmp_path / "sets.npz"
+    np.savez(path, **arrays)
+    out = tmp_path / "run"
+    command = ["train", "--dataset", str(path), "--output", str(out)]
+    command += ["--loss", "sincere", "--memory-size", "64", *TRAIN]
+    code, _, err = _main(command)
+    assert code == 0, err
+    record = json.loads((out / "train.json").read_text())
+    assert record["classes"] == [0, 1, 2]
+    for key in ("knn1", "margin", "map_at_r", "precision_at_1", "loss_final"):
+        assert np.isfinite(record[key]), key
+    assert record["probe_accuracy"] is None  # NaN: no softmax probe for sets
+    # Noise: the two views of every sample of the other disjoint class, plus
+    # the memory's share of it (a third of the samples are disjoint from a
+    # third): (2 * 64 + 64) * 2 / 9.
+    assert record["noise_count"] == pytest.approx(192 * 2 / 9)
+
+
 def test_results_keep_the_original_classes(trained):
     assert trained.overwritten[0] == 0
     record = json.loads((trained.out / "train.json").read_text())
@@ -339,13 +366,15 @@ def test_an_existing_run_is_kept_unless_overwrite(trained):
     assert not [p.name for p in trained.out.iterdir() if ".partial-" in p.name]
 
 
-# The shared compare run's plan; also that of the resume test's runs.
-COMPARE = [*TOY, "--epochs", "4"]
+# The shared compare run's plan, with a cross-batch memory; also that of the
+# resume test's runs.
+COMPARE = [*TOY, "--epochs", "4", "--memory-size", "96", "--memory-warmup", "2"]
 
 
 @pytest.fixture(scope="module")
 def compared(toy_npz, tmp_path_factory):
-    """One toy `compare`: 2 losses, 2 seeds, 8 steps a run (so unhealthy)."""
+    """One toy `compare`: 2 losses, 2 seeds, 8 steps a run (so unhealthy),
+    with a cross-batch memory of 96 embeddings used from the third step."""
     out = tmp_path_factory.mktemp("compare") / "compare"
     command = ["compare", "--dataset", str(toy_npz), "--losses", "sincere,supcon"]
     command += ["--seeds", "0,1", "--output", str(out), "--bootstrap", "50"]
@@ -374,6 +403,12 @@ def test_compare_writes_the_tables(compared):
     assert results["summary"]["sincere"]["map_at_r"]["n"] == 2
     assert table in compared.output
     assert "small-data plan for sincere" in compared.output  # printed before training
+    # The memory and the noise each anchor met: the batch's and the memory's.
+    assert "memory 96 embeddings (used from step 3)" in table
+    plan = results["runs"]["sincere"]["0"]["plan"]
+    assert (plan["memory_size"], plan["memory_warmup_steps"]) == (96, 2)
+    noise = results["runs"]["sincere"]["0"]["noise_count"]
+    assert 96 < noise < 2 * 64 + 96, noise
     assert pathlib.Path(out / "similarity_histograms.png").stat().st_size > 1000
     assert pathlib.Path(out / "embedding_maps.png").stat().st_size > 1000
 

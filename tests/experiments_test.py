@@ -109,6 +109,18 @@ def test_memory_plan_uses_the_memory_after_the_learning_rate_warm_up():
     assert "memory" not in none.describe()
 
 
+def test_noise_count_of_label_sets_is_the_share_of_disjoint_pairs():
+    # {0}, {1}, {0, 1}, {}: disjoint pairs (ordered) of shares 1/4 each:
+    # {0}-{1}, {1}-{0}, and the empty set with all four (twice, but once
+    # with itself): 2 + 7 = 9 of 16.
+    sets = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 5)
+    assert experiments.noise_count(32, sets) == pytest.approx(64 * 9 / 16)
+    one_hot = np.eye(4)[np.arange(20) % 4]
+    assert experiments.noise_count(32, one_hot) == pytest.approx(
+        experiments.noise_count(32, np.arange(20) % 4)
+    )
+
+
 def test_noise_count_adds_the_memory_entries_of_other_classes():
     labels = np.arange(100) % 4  # a quarter of the entries share a class
     assert experiments.noise_count(32, labels) == pytest.approx(64 * 0.75)

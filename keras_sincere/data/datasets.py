@@ -7,6 +7,8 @@ import numpy as np
 
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import class_labels
+from keras_sincere._validation import is_label_set_array
+from keras_sincere._validation import label_sets
 
 _CIFAR_URLS = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -45,8 +47,9 @@ def load_dataset(name: str | os.PathLike, image_size: int | None = 32):
       of CIFAR-10 relabelled 0 (cat) and 1 (dog): 10000 train, 2000 test.
     - a path to an `.npz` file holding `x_train, y_train, x_test, y_test`:
       images `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)`, uint8 in 0-255
-      or float in `[0, 1]`; labels `(N,)` or `(N, 1)` integers. Grey images
-      get 3 channels.
+      or float in `[0, 1]`; labels `(N,)` or `(N, 1)` integers, or multi-hot
+      label sets `(N, C)` of 0/1 (the losses' multi-label supervision). Grey
+      images get 3 channels.
 
     Resizing is bilinear (with a triangle filter widened by the scale factor
     when shrinking, i.e. anti-aliased), done in numpy so every backend gets
@@ -180,13 +183,23 @@ def _load_npz(path):
     splits = []
     for split in ("train", "test"):
         x = _npz_images(arrays[f"x_{split}"], f"x_{split}")
-        y = class_labels(arrays[f"y_{split}"], f"y_{split}")
+        y = arrays[f"y_{split}"]
+        # (N, C) with C > 1: multi-hot label sets; otherwise one label each.
+        check = label_sets if is_label_set_array(y) else class_labels
+        y = check(y, f"y_{split}")
         if len(x) != len(y):
             raise ValueError(
                 f"x_{split} and y_{split} must have the same length. Received: "
                 f"x_{split}.shape={x.shape}, y_{split}.shape={y.shape}"
             )
         splits.append((x, y))
+    (_, y_train), (_, y_test) = splits
+    if y_train.ndim != y_test.ndim or y_train.shape[1:] != y_test.shape[1:]:
+        raise ValueError(
+            "y_train and y_test must both be integer labels or both multi-hot "
+            f"label sets of the same classes. Received: y_train.shape="
+            f"{y_train.shape}, y_test.shape={y_test.shape}"
+        )
     if splits[0][0].shape[-1] != splits[1][0].shape[-1]:
         # Grey and RGB mixed: make both RGB.
         splits = [(_to_rgb(x), y) for x, y in splits]

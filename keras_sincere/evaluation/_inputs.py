@@ -4,6 +4,8 @@ import keras
 import numpy as np
 
 from keras_sincere._validation import class_labels
+from keras_sincere._validation import is_label_set_array
+from keras_sincere._validation import label_sets
 from keras_sincere.ops import l2_normalize
 
 
@@ -57,12 +59,42 @@ def embedding_pair(a, b, names) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def labels_array(x, name: str, count: int | None = None) -> np.ndarray:
+def labels_array(
+    x, name: str, count: int | None = None, multi_hot: bool = False
+) -> np.ndarray:
     """Class labels `(N,)` or `(N, 1)` (array or tensor) as numpy `(N,)`.
 
-    `count`, when given, is the number of embeddings they label.
+    `count`, when given, is the number of embeddings they label. With
+    `multi_hot=True`, a matrix `(N, C)`, `C > 1`, of 0/1 values (bool,
+    integer or float) is also accepted: label sets, returned as bool.
     """
-    return class_labels(to_numpy(x), name, count)
+    array = to_numpy(x)
+    if multi_hot and is_label_set_array(array):
+        return label_sets(array, name, count).astype(bool)
+    return class_labels(array, name, count)
+
+
+def same_labels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`(len(a), len(b))` bool: the same label, or label sets that intersect.
+
+    `a` and `b` are both integer labels `(N,)` or both bool label sets
+    `(N, C)` (from `labels_array`).
+    """
+    if a.ndim == 2:
+        return (a.astype(np.float32) @ b.astype(np.float32).T) > 0
+    return a[:, None] == b[None, :]
+
+
+def check_same_label_kind(a: np.ndarray, b: np.ndarray, names) -> None:
+    """Raises unless `a` and `b` are both labels or both label sets of one `C`."""
+    kind_a = a.shape[1] if a.ndim == 2 else None
+    kind_b = b.shape[1] if b.ndim == 2 else None
+    if kind_a != kind_b:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must both be integer labels or both "
+            f"multi-hot sets of the same classes. Received: {names[0]}.shape="
+            f"{a.shape}, {names[1]}.shape={b.shape}"
+        )
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

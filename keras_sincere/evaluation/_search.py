@@ -8,6 +8,7 @@ of the others, which a top k of any fixed size would not always hold.
 import numpy as np
 from keras import ops
 
+from keras_sincere.evaluation._inputs import check_same_label_kind
 from keras_sincere.evaluation._inputs import embedding_pair
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._inputs import unit_rows
@@ -20,6 +21,8 @@ def check_search_inputs(
 ):
     """Checks a train/query pair and returns numpy arrays of consistent shapes.
 
+    Labels are integers `(N,)` or multi-hot label sets `(N, C)` (bool).
+
     Returns:
         `(train, train_labels, query, query_labels)`; `query_labels` is
         `None` when it was not given.
@@ -29,9 +32,16 @@ def check_search_inputs(
     )
     if train.shape[0] == 0:
         raise ValueError("`train_embeddings` must hold at least one embedding.")
-    train_labels = labels_array(train_labels, "train_labels", train.shape[0])
+    train_labels = labels_array(
+        train_labels, "train_labels", train.shape[0], multi_hot=True
+    )
     if query_labels is not None:
-        query_labels = labels_array(query_labels, "query_labels", query.shape[0])
+        query_labels = labels_array(
+            query_labels, "query_labels", query.shape[0], multi_hot=True
+        )
+        check_same_label_kind(
+            train_labels, query_labels, ("train_labels", "query_labels")
+        )
     return train, train_labels, query, query_labels
 
 

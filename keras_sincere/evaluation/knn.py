@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import is_integer
+from keras_sincere.evaluation._inputs import check_same_label_kind
 from keras_sincere.evaluation._inputs import embeddings_array
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._search import DEFAULT_BATCH_SIZE
@@ -48,9 +49,11 @@ def _knn_predictions(
     )
     ks = _check_ks(ks, train.shape[0])
     batch_size = check_integer(batch_size, "batch_size")
+    indices, values = nearest_neighbors(query, train, max(ks), block_size=batch_size)
+    if train_labels.ndim == 2:
+        return _label_set_votes(train_labels, indices, values, ks), train_labels
     classes, train_codes = np.unique(train_labels, return_inverse=True)
     predictions = {k: np.empty(query.shape[0], np.int64) for k in ks}
-    indices, values = nearest_neighbors(query, train, max(ks), block_size=batch_size)
     # The vote holds (rows, k, k) booleans: a few thousand queries at a time.
     for start in range(0, query.shape[0], batch_size):
         rows = slice(start, start + batch_size)
@@ -59,6 +62,30 @@ def _knn_predictions(
         for k in ks:
             predictions[k][rows] = _vote(codes[:, :k], weights[:, :k])
     return {k: classes[codes] for k, codes in predictions.items()}, train_labels
+
+
+def _label_set_votes(train_sets, indices, values, ks) -> dict[int, np.ndarray]:
+    """Per `k`, the class of highest total weight among neighbours holding it.
+
+    `score_q(c) = sum_{j in K_q, c in Y_j} s_qj`; the lowest class index
+    wins a tie.
+    """
+    predictions = {}
+    for k in ks:
+        scores = np.einsum(
+            "qk,qkc->qc",
+            values[:, :k].astype(np.float64),
+            train_sets[indices[:, :k]].astype(np.float64),
+        )
+        predictions[k] = np.argmax(scores, axis=1)
+    return predictions
+
+
+def _correct(predicted, query_labels) -> np.ndarray:
+    """Whether each prediction is the query's label (or one of its set)."""
+    if query_labels.ndim == 2:
+        return query_labels[np.arange(predicted.shape[0]), predicted]
+    return predicted == query_labels
 
 
 def knn_classify(
@@ -84,6 +111,12 @@ def knn_classify(
     no clipping); with `k=1` the prediction is the label of the nearest
     neighbour.
 
+    With multi-hot label sets `(N_train, C)`, a neighbour votes for every
+    class of its set, `score_q(c) = sum_{j in K_q, c in Y_j} s_qj`, and the
+    prediction is the class index `argmax_c score_q(c)` (the lowest index
+    wins a tie); `knn_correct` counts it correct when it is in the query's
+    set, so a prediction "shares a label" with the query.
+
     Ties are broken deterministically, independently of `batch_size`:
     neighbours of equal similarity are ranked by their index in
     `train_embeddings` (the lower index is nearer, and enters `K_q` first
@@ -97,13 +130,15 @@ def knn_classify(
 
     Args:
         train_embeddings: `(N_train, D)` numpy array or backend tensor.
-        train_labels: integer labels `(N_train,)`.
+        train_labels: integer labels `(N_train,)`, or multi-hot label sets
+            `(N_train, C)`.
         query_embeddings: `(N_query, D)`.
         k: number of neighbours, `1 <= k <= N_train`.
         batch_size: queries per similarity block.
 
     Returns:
-        Predicted labels `(N_query,)`, numpy, values from `train_labels`.
+        Predicted labels `(N_query,)`, numpy, values from `train_labels`
+        (class indices `0..C-1` for label sets).
 
     Example:
 
@@ -114,6 +149,8 @@ def knn_classify(
     predictions, train_labels = _knn_predictions(
         train_embeddings, train_labels, query_embeddings, k, batch_size
     )
+    if train_labels.ndim == 2:
+        return predictions[int(k)]
     return predictions[int(k)].astype(train_labels.dtype, copy=False)
 
 
@@ -129,7 +166,8 @@ def knn_correct(
 
     The input of `paired_bootstrap` when comparing two embedding models on
     the same queries. Arguments as in `knn_classify`, plus `query_labels`
-    `(N_query,)`.
+    `(N_query,)` (or `(N_query, C)` label sets, of the same `C` as
+    `train_labels`: correct when the prediction is in the query's set).
 
     Example:
 
@@ -137,16 +175,18 @@ def knn_correct(
     >>> knn_correct(train, [0, 1], np.array([[1.0, 0.1], [1.0, 0.2]]), [0, 1])
     array([ True, False])
     """
-    query_labels = labels_array(query_labels, "query_labels")
-    predictions = knn_classify(
+    query_labels = labels_array(query_labels, "query_labels", multi_hot=True)
+    predictions, train_labels = _knn_predictions(
         train_embeddings, train_labels, query_embeddings, k, batch_size
     )
-    if predictions.shape != query_labels.shape:
+    predicted = predictions[int(k)]
+    if predicted.shape[0] != query_labels.shape[0]:
         raise ValueError(
             "`query_labels` must have one label per query embedding: "
-            f"{query_labels.shape[0]} labels for {predictions.shape[0]} queries."
+            f"{query_labels.shape[0]} labels for {predicted.shape[0]} queries."
         )
-    return predictions == query_labels
+    check_same_label_kind(train_labels, query_labels, ("train_labels", "query_labels"))
+    return _correct(predicted, query_labels)
 
 
 def knn_accuracy(
@@ -165,9 +205,11 @@ def knn_accuracy(
 
     Args:
         train_embeddings: `(N_train, D)`.
-        train_labels: integer labels `(N_train,)`.
+        train_labels: integer labels `(N_train,)`, or multi-hot
+            `(N_train, C)` (see `knn_classify`).
         query_embeddings: `(N_query, D)`, `N_query >= 1`.
-        query_labels: integer labels `(N_query,)`.
+        query_labels: integer labels `(N_query,)`, or multi-hot
+            `(N_query, C)`: a prediction in the query's set is correct.
         k: an integer or a sequence of integers.
         batch_size: queries per similarity block.
 
@@ -182,13 +224,16 @@ def knn_accuracy(
     {'knn1': 1.0, 'knn3': 1.0}
     """
     query = embeddings_array(query_embeddings, "query_embeddings")
-    query_labels = labels_array(query_labels, "query_labels", query.shape[0])
+    query_labels = labels_array(
+        query_labels, "query_labels", query.shape[0], multi_hot=True
+    )
     if query.shape[0] == 0:
         raise ValueError("`query_embeddings` must hold at least one embedding.")
-    predictions, _ = _knn_predictions(
+    predictions, train_labels = _knn_predictions(
         train_embeddings, train_labels, query, k, batch_size
     )
+    check_same_label_kind(train_labels, query_labels, ("train_labels", "query_labels"))
     return {
-        f"knn{k}": float(np.mean(predicted == query_labels))
+        f"knn{k}": float(np.mean(_correct(predicted, query_labels)))
         for k, predicted in predictions.items()
     }

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_sincere._validation import check_integer
 from keras_sincere.evaluation._inputs import to_numpy
+from keras_sincere.evaluation.separation import finite_pairs
 
 _TARGET_COLOUR = "tab:blue"
 _NOISE_COLOUR = "tab:orange"
@@ -43,6 +44,10 @@ def _panels(results) -> list[tuple[str, np.ndarray, np.ndarray]]:
         )
         if target.size == 0 or noise.size == 0:
             raise ValueError(f"`results[{name!r}]` holds no similarities.")
+        if target.shape == noise.shape:
+            # Queries without a target or noise (label sets) are NaN: left
+            # out, as `separation_margin` leaves them out.
+            target, noise = finite_pairs(target, noise)
         panels.append((str(name), target, noise))
     return panels
 

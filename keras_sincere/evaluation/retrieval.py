@@ -6,8 +6,10 @@ import numpy as np
 
 from keras_sincere._validation import check_bool
 from keras_sincere._validation import is_integer
+from keras_sincere.evaluation._inputs import check_same_label_kind
 from keras_sincere.evaluation._inputs import embeddings_array
 from keras_sincere.evaluation._inputs import labels_array
+from keras_sincere.evaluation._inputs import same_labels
 from keras_sincere.evaluation._inputs import unit_rows
 from keras_sincere.evaluation.nearest_neighbors import DEFAULT_BLOCK_SIZE
 from keras_sincere.evaluation.nearest_neighbors import nearest_neighbors
@@ -59,11 +61,19 @@ def retrieval_metrics(
     `avg_of_avgs=True` averages each retrieval metric over the queries of
     each class first, then over the classes (every class weighs the same).
 
+    Multi-hot label sets `(N, C)` are accepted for both sets: a reference
+    item is relevant to `q` when its set shares a label with `q`'s (the
+    losses' positives), so `R_q` counts those items, and a query with an
+    empty set has none. With sets, `avg_of_avgs` averages over the queries
+    holding each class (a query counts once in each of its classes), and
+    `nmi` / `ami` take each distinct label set as one class.
+
     Args:
         query_embeddings: `(N_q, D)` numpy array or backend tensor.
-        query_labels: integer labels `(N_q,)`.
+        query_labels: integer labels `(N_q,)`, or multi-hot `(N_q, C)`.
         reference_embeddings: `(N_r, D)`, or `None` to search the queries.
-        reference_labels: `(N_r,)`, with `reference_embeddings`.
+        reference_labels: `(N_r,)` (or `(N_r, C)` with multi-hot queries),
+            with `reference_embeddings`.
         k: neighbours retrieved per query; `None` (default) retrieves the
             largest `R_q` and at least `max(recall_ks)`. A smaller `k` than
             that is an error (R-precision and MAP@R would be wrong).
@@ -88,7 +98,9 @@ def retrieval_metrics(
     (1.0, 1.0)
     """
     query = embeddings_array(query_embeddings, "query_embeddings")
-    query_labels = labels_array(query_labels, "query_labels", query.shape[0])
+    query_labels = labels_array(
+        query_labels, "query_labels", query.shape[0], multi_hot=True
+    )
     self_search = reference_embeddings is None
     if self_search:
         if reference_labels is not None:
@@ -105,7 +117,10 @@ def retrieval_metrics(
                 "reference_labels=None"
             )
         reference_labels = labels_array(
-            reference_labels, "reference_labels", reference.shape[0]
+            reference_labels, "reference_labels", reference.shape[0], multi_hot=True
+        )
+        check_same_label_kind(
+            query_labels, reference_labels, ("query_labels", "reference_labels")
         )
     if query.shape[0] == 0:
         raise ValueError("`query_embeddings` must hold at least one embedding.")
@@ -113,7 +128,7 @@ def retrieval_metrics(
     clustering = check_bool(clustering, "clustering")
     available = reference.shape[0] - int(self_search)
     recall_ks = _checked_ks(recall_ks, "recall_ks", available)
-    relevant = _relevant_counts(query_labels, reference_labels, self_search)
+    relevant = _relevant_counts(query_labels, reference_labels, self_search, block_size)
     needed = max(int(relevant.max()), max(recall_ks))
     if k is None:
         k = needed
@@ -126,7 +141,7 @@ def retrieval_metrics(
     indices, _ = nearest_neighbors(
         query, None if self_search else reference, int(k), block_size=block_size
     )
-    hits = reference_labels[indices] == query_labels[:, None]
+    hits = _hits(query_labels, reference_labels, indices)
     kept = relevant > 0
     per_query = _per_query_metrics(hits[kept], relevant[kept], recall_ks)
     labels = query_labels[kept]
@@ -155,14 +170,45 @@ def _checked_ks(ks, name: str, available: int) -> tuple[int, ...]:
     return tuple(sorted({int(k) for k in ks}))
 
 
-def _relevant_counts(query_labels, reference_labels, self_search) -> np.ndarray:
+def _relevant_counts(
+    query_labels, reference_labels, self_search, block_size
+) -> np.ndarray:
     """`R_q`: reference items with each query's label (itself not counted)."""
+    if query_labels.ndim == 2:
+        counts = np.concatenate(
+            [
+                np.sum(
+                    same_labels(
+                        query_labels[start : start + block_size], reference_labels
+                    ),
+                    axis=1,
+                )
+                for start in range(0, query_labels.shape[0], block_size)
+            ]
+        )
+        # A query shares a label with itself unless its set is empty.
+        own = query_labels.any(axis=1) if self_search else False
+        return counts - own
     classes, counts = np.unique(reference_labels, return_counts=True)
     position = np.searchsorted(classes, query_labels)
     position = np.minimum(position, len(classes) - 1)
     found = classes[position] == query_labels
     relevant = np.where(found, counts[position], 0)
     return relevant - int(self_search)
+
+
+def _hits(query_labels, reference_labels, indices) -> np.ndarray:
+    """`(N_q, k)` bool: whether each retrieved item is relevant to its query."""
+    if query_labels.ndim == 2:
+        return (
+            np.einsum(
+                "qc,qkc->qk",
+                query_labels.astype(np.float32),
+                reference_labels[indices].astype(np.float32),
+            )
+            > 0
+        )
+    return reference_labels[indices] == query_labels[:, None]
 
 
 def _per_query_metrics(hits, relevant, recall_ks) -> dict:
@@ -187,7 +233,11 @@ def _average(values, labels, avg_of_avgs: bool) -> float:
         return float("nan")
     if not avg_of_avgs:
         return float(np.mean(values))
-    return float(np.mean([np.mean(values[labels == c]) for c in np.unique(labels)]))
+    if labels.ndim == 2:  # each class's queries: those whose set holds it
+        members = [labels[:, c] for c in range(labels.shape[1]) if labels[:, c].any()]
+    else:
+        members = [labels == c for c in np.unique(labels)]
+    return float(np.mean([np.mean(values[member]) for member in members]))
 
 
 def _clustering_scores(query, labels, seed: int) -> dict:
@@ -196,6 +246,8 @@ def _clustering_scores(query, labels, seed: int) -> dict:
     from sklearn.metrics import adjusted_mutual_info_score
     from sklearn.metrics import normalized_mutual_info_score
 
+    if labels.ndim == 2:  # each distinct label set is one class
+        labels = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
     classes = np.unique(labels).size
     points = unit_rows(query).astype(np.float64)
     clusters = min(classes, np.unique(points, axis=0).shape[0])

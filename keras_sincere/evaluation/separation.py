@@ -5,6 +5,7 @@ import numpy as np
 from keras_sincere._validation import check_integer
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._inputs import paired_arrays
+from keras_sincere.evaluation._inputs import same_labels
 from keras_sincere.evaluation._inputs import to_numpy
 from keras_sincere.evaluation._search import DEFAULT_BATCH_SIZE
 from keras_sincere.evaluation._search import check_search_inputs
@@ -32,12 +33,23 @@ def nearest_target_noise(
     sets are assumed disjoint (no query is excluded from its own search).
     The search is batched over queries as in `knn_classify`.
 
+    With multi-hot label sets `Y`, the targets of `q` are the training
+    embeddings whose set shares a label with `Y_q` and its noise those whose
+    set shares none (the losses' positives and negatives):
+    `target_q = max_{j : Y_j & Y_q != {}} s_qj`,
+    `noise_q = max_{j : Y_j & Y_q = {}} s_qj`. A query with no target (an
+    empty set) or no noise (a set that meets every training set) gets NaN
+    there, and `separation_margin` leaves it out.
+
     Args:
         train_embeddings: `(N_train, D)` numpy array or backend tensor.
-        train_labels: integer labels `(N_train,)`.
+        train_labels: integer labels `(N_train,)`, or multi-hot `(N_train, C)`.
         query_embeddings: `(N_query, D)`.
         query_labels: integer labels `(N_query,)`; each must occur in
             `train_labels`, and `train_labels` must hold another class too.
+            Or multi-hot `(N_query, C)`: at least one query needs both a
+            training embedding that shares a label with it and one that
+            shares none.
         batch_size: queries per similarity block.
 
     Returns:
@@ -54,6 +66,10 @@ def nearest_target_noise(
         train_embeddings, train_labels, query_embeddings, query_labels
     )
     batch_size = check_integer(batch_size, "batch_size")
+    if train_labels.ndim == 2:
+        return _nearest_target_noise_of_sets(
+            train, train_labels, query, query_labels, batch_size
+        )
     classes = np.unique(train_labels)
     missing = np.setdiff1d(np.unique(query_labels), classes)
     if missing.size:
@@ -72,6 +88,27 @@ def nearest_target_noise(
         same = query_labels[start:stop, None] == train_labels[None, :]
         target[start:stop] = np.max(np.where(same, similarities, -np.inf), axis=1)
         noise[start:stop] = np.max(np.where(same, -np.inf, similarities), axis=1)
+    return target, noise
+
+
+def _nearest_target_noise_of_sets(train, train_labels, query, query_labels, size):
+    """`nearest_target_noise` for multi-hot label sets (bool `(N, C)`).
+
+    NaN where a query has no target or no noise.
+    """
+    target = np.empty(query.shape[0], np.float32)
+    noise = np.empty(query.shape[0], np.float32)
+    for start, stop, similarities in similarity_batches(train, query, size):
+        same = same_labels(query_labels[start:stop], train_labels)
+        for values, mask in ((target, same), (noise, ~same)):
+            nearest = np.max(np.where(mask, similarities, -np.inf), axis=1)
+            values[start:stop] = np.where(mask.any(axis=1), nearest, np.nan)
+    if query.shape[0] and not np.any(np.isfinite(target) & np.isfinite(noise)):
+        raise ValueError(
+            "No query has both a training embedding that shares a label with it "
+            "(a target) and one that shares none (noise): the label sets of "
+            "`query_labels` and `train_labels` leave no margin to measure."
+        )
     return target, noise
 
 
@@ -102,6 +139,8 @@ def separation_margin(target, noise) -> float:
     ```
 
     The distance between the dotted lines of Fig. 2; larger is better.
+    Queries whose target or noise is NaN (label sets without a target or
+    without noise, see `nearest_target_noise`) are left out of both medians.
 
     Args:
         target: `(N_query,)` from `nearest_target_noise`.
@@ -115,8 +154,18 @@ def separation_margin(target, noise) -> float:
     >>> separation_margin(np.array([1.0, 0.5, 0.75]), np.array([0.25, 0.0, 0.5]))
     0.5
     """
-    target, noise = _check_pair(target, noise)
+    target, noise = finite_pairs(*_check_pair(target, noise))
     return float(np.median(target) - np.median(noise))
+
+
+def finite_pairs(target, noise):
+    """The queries whose target and noise are both numbers (not NaN)."""
+    kept = np.isfinite(target) & np.isfinite(noise)
+    if not kept.any():
+        raise ValueError(
+            "`target` and `noise` hold no query with both values (all NaN)."
+        )
+    return target[kept], noise[kept]
 
 
 def per_class_margins(target, noise, query_labels) -> dict[int, float]:

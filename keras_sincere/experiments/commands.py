@@ -13,6 +13,8 @@ import dataclasses
 import pathlib
 import time
 
+import numpy as np
+
 from keras_sincere import run_files
 from keras_sincere.experiments.comparison import Comparison
 from keras_sincere.experiments.comparison import compare
@@ -334,6 +336,9 @@ def _save_comparison(result: Comparison, record: dict, folder) -> SavedCompariso
         }
         if all(values is not None for values in embeddings.values()):
             labels = first_runs[next(iter(panels))].evaluation.test_labels
+            if labels is not None and np.ndim(labels) == 2:
+                # Label sets: one colour per distinct set.
+                labels = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
             maps = run_files.write_atomically(
                 folder / EMBEDDING_MAPS,
                 lambda path: evaluation.plot_embedding_map(

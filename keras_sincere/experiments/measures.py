@@ -60,7 +60,8 @@ class Evaluation:
         Its embeddings carry no information, and the evaluation functions
         reject them; the run is kept in a comparison, marked by a warning.
         """
-        classes = np.unique(np.asarray(test_labels))
+        test_labels = np.asarray(test_labels)
+        classes = np.array([]) if test_labels.ndim == 2 else np.unique(test_labels)
         nan = float("nan")
         metrics = dict.fromkeys(
             ("knn1", "knn5", "margin", "probe_accuracy", "mean_pairwise_cosine")
@@ -85,23 +86,31 @@ def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
     applied to, as the paper's Fig. 2 and Tables 1 and 6), with the test
     images as queries and the training images as the reference set; the
     linear probe uses the frozen encoder features (appendix L).
+
+    With multi-hot label sets `(N, C)`, kNN, the margin and the retrieval
+    metrics use their multi-label definitions (a neighbour is a target, or
+    relevant, when it shares a label); the softmax probe and the per-class
+    margins have none, and are NaN and empty.
     """
     from keras_sincere import evaluation
 
     (x_train, y_train), (x_test, y_test) = data
+    sets = np.ndim(y_train) == 2
     train_embeddings, test_embeddings = _in_full_batches(model.embed, x_train, x_test)
     target, noise = evaluation.nearest_target_noise(
         train_embeddings, y_train, test_embeddings, y_test
     )
-    train_features, test_features = _in_full_batches(model.encode, x_train, x_test)
-    probe = evaluation.linear_probe(
-        train_features,
-        y_train,
-        test_features,
-        y_test,
-        epochs=probe_epochs,
-        seed=seed,
-    )
+    probe = {"accuracy": float("nan")}
+    if not sets:
+        train_features, test_features = _in_full_batches(model.encode, x_train, x_test)
+        probe = evaluation.linear_probe(
+            train_features,
+            y_train,
+            test_features,
+            y_test,
+            epochs=probe_epochs,
+            seed=seed,
+        )
     # One search per k gives both the accuracy and the bootstrap's input.
     correct = {
         k: evaluation.knn_correct(
@@ -112,7 +121,7 @@ def evaluate(model, data, probe_epochs: int = 50, seed: int = 0) -> Evaluation:
     retrieved = evaluation.retrieval_metrics(
         test_embeddings, y_test, train_embeddings, y_train, seed=seed
     )
-    per_class = evaluation.per_class_margins(target, noise, y_test)
+    per_class = {} if sets else evaluation.per_class_margins(target, noise, y_test)
     metrics = {
         "knn1": float(correct[1].mean()),
         "knn5": float(correct[5].mean()),
@@ -217,6 +226,9 @@ def noise_count(batch_size: int, labels, memory_size: int = 0) -> float:
     With a cross-batch memory of `memory_size` entries (full, as it is
     after its first steps), each anchor also meets the memory's entries of
     other classes: `(2 * batch_size + memory_size) * (1 - sum_c share_c^2)`.
+    With multi-hot label sets `(N, C)`, the share of noise is that of two
+    random samples whose sets share no label, `sum_{u, v} p_u p_v
+    [u & v = {}]` over the distinct sets `u`, `v` and their shares `p`.
 
     Example:
 
@@ -224,6 +236,12 @@ def noise_count(batch_size: int, labels, memory_size: int = 0) -> float:
     (64.0, 192.0)
     """
     labels = np.asarray(labels)
+    if labels.ndim == 2:
+        distinct, counts = np.unique(labels, axis=0, return_counts=True)
+        share = counts / len(labels)
+        disjoint = (distinct @ distinct.T) == 0
+        noise = float(share @ disjoint @ share)
+        return max(1.0, (2 * batch_size + memory_size) * noise)
     share = np.bincount(labels - labels.min()) / len(labels)
     same = float(np.sum(share**2))
     return max(1.0, (2 * batch_size + memory_size) * (1.0 - same))

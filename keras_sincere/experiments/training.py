@@ -16,8 +16,12 @@ from keras_sincere.experiments.measures import training_health
 from keras_sincere.experiments.plans import TrainingPlan
 
 
-def build_model(plan: TrainingPlan, image_shape: tuple):
-    """The `ContrastiveModel` of a plan: ResNet, projection head, SimCLR views."""
+def build_model(plan: TrainingPlan, image_shape: tuple, label_classes=None):
+    """The `ContrastiveModel` of a plan: ResNet, projection head, SimCLR views.
+
+    `label_classes`: the `C` of multi-hot training labels `(N, C)` (the
+    memory then holds label sets), or `None` for integer labels.
+    """
     from keras_sincere import augment
     from keras_sincere import models
 
@@ -34,6 +38,7 @@ def build_model(plan: TrainingPlan, image_shape: tuple):
         ),
         memory_size=plan.memory_size,
         memory_warmup_steps=plan.memory_warmup_steps,
+        memory_label_classes=label_classes if plan.memory_size else None,
     )
 
 
@@ -93,9 +98,10 @@ def train(
     """
     import keras
 
-    (x_train, _), _ = data
+    (x_train, y_train), _ = data
     keras.utils.set_random_seed(plan.seed)
-    model = build_model(plan, x_train.shape[1:])
+    label_classes = y_train.shape[1] if np.ndim(y_train) == 2 else None
+    model = build_model(plan, x_train.shape[1:], label_classes)
     if reuse is None:
         model.compile(
             optimizer=plan.optimizer(),

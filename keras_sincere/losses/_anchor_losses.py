@@ -1,11 +1,16 @@
 """The loss of each anchor row: what tells one softmax contrastive loss from another.
 
 Each function takes `logits` `s_ij = z_i . z_j / T`, float32 `(rows, N)`,
-and the float32 0/1 masks `positive` (same label, not itself) and
+the float32 weights `positive` of the positive pairs (same label, not
+itself: 1, or the Jaccard weight of two label sets with
+`positive_weighting="jaccard"`; 0 elsewhere) and the float32 0/1 mask
 `negative` (other label) of the same shape, and returns float32 `(rows,)`.
+"Mean over positives" is the mean weighted by `positive`.
 Rows are independent: the chunked path calls the functions on blocks of
 rows. Their own options (`epsilon`, ...) are keyword arguments.
 """
+
+from keras import ops
 
 from keras_sincere.ops import masked_logsumexp
 from keras_sincere.ops import masked_mean
@@ -29,12 +34,13 @@ def supcon_anchor_losses(
     """Per anchor, `scale * (LSE_{j != i} s_ij - mean_{p in P_i} s_ip)`.
 
     SupCon's denominator holds every other embedding, positives included:
-    `positive + negative` (disjoint 0/1 masks) is exactly "not the anchor
-    itself". `scale` is `temperature / base_temperature`, or 1 when
-    `base_temperature` is None.
+    `sign(positive) + negative` (disjoint 0/1 masks) is exactly "not the
+    anchor itself" (the positive weights, which may be below 1, weight the
+    numerator's mean only). `scale` is `temperature / base_temperature`, or
+    1 when `base_temperature` is None.
     """
     scale = 1.0 if base_temperature is None else temperature / base_temperature
-    denominator = masked_logsumexp(logits, positive + negative)
+    denominator = masked_logsumexp(logits, ops.sign(positive) + negative)
     return scale * (denominator - masked_mean(logits, positive))
 
 

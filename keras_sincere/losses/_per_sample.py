@@ -8,7 +8,10 @@ Every loss is computed the same way:
 2. build the logits `s_ij = z_i . z_j / T` with one matmul, and the masks
    `positive` (same label, not itself) and `negative` (other label); the
    keys `z_j` are the anchors, followed by a cross-batch memory's entries
-   when there is one (never anchors, without gradient);
+   when there is one (never anchors, without gradient). With multi-hot
+   labels `(B, C)`, "same label" means label sets that intersect and
+   "other label" sets that are disjoint, and the positive mask may carry
+   weights (the Jaccard index of the two sets);
 3. let the loss turn `(logits, positive, negative)` into one value per
    anchor (each loss only chooses its denominator);
 4. average each sample's views, leaving out anchors that have no positive.
@@ -31,6 +34,7 @@ import numpy as np
 from keras import ops
 
 from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_choice
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import check_label_dtype
 from keras_sincere._validation import check_positive
@@ -40,8 +44,19 @@ from keras_sincere.ops import l2_normalize
 from keras_sincere.ops import masked_mean
 
 # `anchor_losses(logits, positive, negative) -> (rows,)`: the loss of each
-# anchor row from its float32 row of logits and its 0/1 float32 masks.
+# anchor row from its float32 row of logits, the float32 weights of its
+# positive pairs (> 0 exactly at the positives; 1 unless the positives are
+# weighted) and its float32 0/1 mask of negatives.
 AnchorLossFn = Callable[..., "keras.KerasTensor"]
+
+# `positive_weighting` values: `None` (every positive counts 1) or
+# `"jaccard"` (with multi-hot labels, `|Y_i & Y_p| / |Y_i | Y_p|`).
+POSITIVE_WEIGHTINGS = (None, "jaccard")
+
+
+def check_positive_weighting(positive_weighting):
+    """Returns `positive_weighting` if it is one of `POSITIVE_WEIGHTINGS`."""
+    return check_choice(positive_weighting, "positive_weighting", POSITIVE_WEIGHTINGS)
 
 
 def check_chunk_size(chunk_size: int | None) -> int | None:
@@ -50,18 +65,22 @@ def check_chunk_size(chunk_size: int | None) -> int | None:
 
 
 def labels_by_sample(y_true, batch_size, name="y_true", described_by="y_pred"):
-    """Checks labels of shape `(B,)` or `(B, 1)` and returns them as `(B,)`.
+    """Checks labels and returns them as `(B,)` integers or `(B, C)` multi-hot.
 
-    Labels keep their own dtype: integer labels are compared exactly.
-    Concrete labels (numpy arrays, lists) that the backend's tensor type
-    cannot hold exactly (int64 ids >= 2**31 under JAX's default 32-bit
-    mode, which would wrap and merge classes) are rejected. `name` is the
-    argument in messages, `described_by` the one whose samples they label.
+    Integer labels, `(B,)` or `(B, 1)`, keep their own dtype and are
+    compared exactly. Concrete labels (numpy arrays, lists) that the
+    backend's tensor type cannot hold exactly (int64 ids >= 2**31 under
+    JAX's default 32-bit mode, which would wrap and merge classes) are
+    rejected. A matrix `(B, C)` with `C > 1` is a multi-hot label set per
+    sample (bool, integer or float 0/1), returned as float32 0/1; concrete
+    values other than 0 and 1 are rejected, and in a traced function every
+    non-zero value counts as 1. `name` is the argument in messages,
+    `described_by` the one whose samples they label.
     """
     if y_true is None:
         raise ValueError(
             f"`{name}` must hold one integer label per sample, shape (B,) or "
-            f"(B, 1). Received: {name}=None"
+            f"(B, 1), or a multi-hot matrix (B, C). Received: {name}=None"
         )
     concrete = None
     if isinstance(y_true, (list, tuple, np.ndarray, numbers.Number)):
@@ -69,21 +88,18 @@ def labels_by_sample(y_true, batch_size, name="y_true", described_by="y_pred"):
         check_label_dtype(concrete.dtype, concrete.shape, name)
     labels = ops.convert_to_tensor(y_true)
     check_label_dtype(labels.dtype, tuple(labels.shape), name)
-    if concrete is not None:
-        _check_labels_fit(concrete, labels.dtype, name)
     shape = tuple(labels.shape)
-    if len(shape) == 2:
-        if shape[1] is not None and shape[1] != 1:
-            raise ValueError(
-                f"`{name}` must hold one integer label per sample, with shape "
-                f"(B,) or (B, 1). Received: {name}.shape={shape} (one-hot or "
-                "multi-label targets are not supported; pass class indices)."
-            )
+    if len(shape) == 2 and shape[1] != 1:
+        labels = _multi_hot(labels, concrete, name)
+    elif len(shape) == 2:
         labels = ops.reshape(labels, (-1,))
     elif len(shape) != 1:
         raise ValueError(
-            f"`{name}` must have shape (B,) or (B, 1). Received: {name}.shape={shape}"
+            f"`{name}` must have shape (B,), (B, 1) or (B, C) (multi-hot). "
+            f"Received: {name}.shape={shape}"
         )
+    if concrete is not None and len(labels.shape) == 1:
+        _check_labels_fit(concrete, labels.dtype, name)
     count = labels.shape[0]
     if count is not None and batch_size is not None and count != batch_size:
         raise ValueError(
@@ -92,6 +108,26 @@ def labels_by_sample(y_true, batch_size, name="y_true", described_by="y_pred"):
             f"{batch_size} samples."
         )
     return labels
+
+
+def _multi_hot(labels, concrete, name):
+    """A `(B, C)` label matrix as float32 0/1, its values checked where known."""
+    shape = tuple(labels.shape)
+    if shape[1] is None:
+        raise ValueError(
+            f"The number of classes (axis 1 of a multi-hot `{name}`) must be "
+            f"known when the loss is traced. Received: {name}.shape={shape}"
+        )
+    if concrete is not None:
+        values = np.unique(concrete)
+        if not np.all(np.isin(values, (0, 1))):
+            odd = values[~np.isin(values, (0, 1))][:3].tolist()
+            raise ValueError(
+                f"A `{name}` of shape (B, C) = {shape} is read as multi-hot "
+                f"label sets and must hold only 0 and 1. Received values such "
+                f"as {odd}. For one integer label per sample pass shape (B,)."
+            )
+    return ops.cast(ops.not_equal(ops.cast(labels, "float32"), 0.0), "float32")
 
 
 def _check_labels_fit(concrete, tensor_dtype, name="y_true"):
@@ -134,19 +170,37 @@ def embeddings_by_view(y_pred):
     return ops.cast(embeddings, "float32")
 
 
-def pair_masks(anchor_labels, anchor_index, key_labels, key_valid=None):
-    """The float32 0/1 masks `(positive, negative)` of anchors against keys.
+def pair_masks(
+    anchor_labels, anchor_index, key_labels, key_valid=None, positive_weighting=None
+):
+    """The float32 masks `(positive, negative)` of anchors against keys.
 
     `positive`: same label, not the anchor itself (key `anchor_index[i]`);
-    `negative`: another label. A key whose float32 0/1 `key_valid` is 0 (an
-    empty slot of a memory) is neither. Float 0/1 rather than bool: the
-    losses mask with products and sums (`ops.masked_logsumexp`).
+    `negative`: another label. With multi-hot labels `(n, C)` and `(M, C)`,
+    "same label" is label sets that intersect, and "another label" sets
+    that are disjoint (a sample with no label is a negative of every
+    anchor, and has no positive). A key whose float32 0/1 `key_valid` is 0
+    (an empty slot of a memory) is neither. Float 0/1 rather than bool: the
+    losses mask with products and sums (`ops.masked_logsumexp`). With
+    `positive_weighting="jaccard"` and multi-hot labels, each positive
+    carries the weight `|Y_i & Y_p| / |Y_i | Y_p|` in (0, 1] instead of 1.
     """
-    same_label = ops.equal(anchor_labels[:, None], key_labels[None, :])
+    multi_hot = len(anchor_labels.shape) == 2
+    if multi_hot:
+        # Shared labels per pair, exact: sums of 0/1 products below 2**24.
+        shared = ops.matmul(anchor_labels, ops.transpose(key_labels))
+        same_label = ops.greater(shared, 0.0)
+    else:
+        same_label = ops.equal(anchor_labels[:, None], key_labels[None, :])
     key_index = ops.arange(ops.shape(key_labels)[0], dtype=anchor_index.dtype)
     not_self = ops.not_equal(anchor_index[:, None], key_index[None, :])
     positive = ops.cast(ops.logical_and(same_label, not_self), "float32")
     negative = ops.cast(ops.logical_not(same_label), "float32")
+    if multi_hot and positive_weighting == "jaccard":
+        anchor_sizes = ops.sum(anchor_labels, axis=1)
+        key_sizes = ops.sum(key_labels, axis=1)
+        union = anchor_sizes[:, None] + key_sizes[None, :] - shared
+        positive = positive * shared / ops.maximum(union, 1.0)
     if key_valid is not None:
         positive = positive * key_valid[None, :]
         negative = negative * key_valid[None, :]
@@ -161,6 +215,7 @@ def block_losses(
     key_labels,
     anchor_losses: AnchorLossFn,
     key_valid=None,
+    positive_weighting=None,
 ):
     """Losses of a block of anchors against every column (key).
 
@@ -173,22 +228,26 @@ def block_losses(
 
     Args:
         anchors: float32 `(c, D)`, divided by `T`.
-        anchor_labels: `(c,)`.
+        anchor_labels: `(c,)` integers or float32 multi-hot `(c, C)`.
         anchor_index: int `(c,)`, the column of each anchor itself.
         keys: float32 `(M, D)`.
-        key_labels: `(M,)`.
+        key_labels: `(M,)`, or `(M, C)` with multi-hot anchor labels.
         anchor_losses: `fn(logits, positive, negative) -> (c,)`.
         key_valid: optional float32 0/1 `(M,)`: keys with 0 take no part.
+        positive_weighting: `None` or `"jaccard"` (see `pair_masks`).
 
     Returns:
-        `(losses, positive_counts)`: float32 `(c,)` each.
+        `(losses, positive_weights)`: float32 `(c,)` each, the second the
+        sum of each anchor's positive weights (> 0 iff it has a positive).
     """
     # The temperature is folded into the O(N * D) anchors. Keys stay a
     # different tensor even on the dense path: XLA would otherwise merge the
     # two backward matmuls into one of `G + G^T`, whose transpose costs more
     # on CPU than the matmul it saves.
     logits = ops.matmul(anchors, ops.transpose(keys))
-    positive, negative = pair_masks(anchor_labels, anchor_index, key_labels, key_valid)
+    positive, negative = pair_masks(
+        anchor_labels, anchor_index, key_labels, key_valid, positive_weighting
+    )
     return anchor_losses(logits, positive, negative), ops.sum(positive, axis=1)
 
 
@@ -200,13 +259,16 @@ def memory_keys(
     label_dtype,
     use_labels: bool,
     normalize: bool,
+    label_shape=None,
 ):
     """Checks a memory of past embeddings and returns it as extra keys.
 
     Returns `(keys, labels, valid)`: float32 `(M, D)` without gradient
-    (normalised when `normalize`), labels `(M,)` of `label_dtype`, and the
-    float32 0/1 `(M,)` of the entries in use. Without labels (InfoNCE) each
-    entry gets the label -1, which no anchor has: every entry is a negative.
+    (normalised when `normalize`), labels `(M,)` of `label_dtype` (or
+    float32 multi-hot `(M, C)`, which `label_shape`, the batch's labels'
+    shape, must then match), and the float32 0/1 `(M,)` of the entries in
+    use. Without labels (InfoNCE) each entry gets the label -1, which no
+    anchor has: every entry is a negative.
     """
     embeddings = ops.convert_to_tensor(memory_embeddings)
     shape = tuple(embeddings.shape)
@@ -224,6 +286,7 @@ def memory_keys(
         labels = labels_by_sample(
             memory_labels, size, "memory_labels", "memory_embeddings"
         )
+        _check_same_label_kind(label_shape, tuple(labels.shape))
         labels = ops.cast(labels, label_dtype)
     else:
         labels = ops.full((ops.shape(embeddings)[0],), -1, dtype=label_dtype)
@@ -243,6 +306,25 @@ def memory_keys(
             )
         valid = ops.cast(ops.cast(valid, "bool"), "float32")
     return embeddings, ops.stop_gradient(labels), ops.stop_gradient(valid)
+
+
+def _check_same_label_kind(batch_shape, memory_shape):
+    """Raises unless batch and memory labels are both integers or both multi-hot."""
+    if batch_shape is None:
+        return
+    batch_classes = batch_shape[1] if len(batch_shape) == 2 else None
+    memory_classes = memory_shape[1] if len(memory_shape) == 2 else None
+    if batch_classes != memory_classes:
+        batch_kind = (
+            "integer"
+            if batch_classes is None
+            else f"multi-hot with {batch_classes} classes"
+        )
+        raise ValueError(
+            "`memory_labels` must be labels of the batch's kind "
+            f"({batch_kind}). Received: memory_labels.shape={memory_shape} "
+            f"for batch labels of shape {batch_shape}"
+        )
 
 
 def _anchor_rows(y_true, y_pred, normalize, use_labels, replicas):
@@ -286,16 +368,20 @@ def per_sample_losses(
     memory_embeddings=None,
     memory_labels=None,
     memory_mask=None,
+    positive_weighting=None,
 ):
     """Per-sample losses and which samples had a positive.
 
     Args:
-        y_true: integer labels `(B,)` or `(B, 1)`. Ignored (may be `None`)
-            when `use_labels=False`, where every sample is its own class.
+        y_true: integer labels `(B,)` or `(B, 1)`, or multi-hot label sets
+            `(B, C)`, `C > 1`. Ignored (may be `None`) when
+            `use_labels=False`, where every sample is its own class.
         y_pred: embeddings `(B, D)` or `(B, V, D)`.
         anchor_losses: `fn(logits, positive, negative) -> (n,)`, the loss of
             each of `n` anchor rows; `logits` is float32 `(n, K)` against the
-            `K` keys, the masks float32 0/1 `(n, K)`. It must treat rows
+            `K` keys, `positive` the float32 weights of the positive pairs
+            (0 elsewhere; 1 unless `positive_weighting`), `negative` a
+            float32 0/1 mask, all `(n, K)`. It must treat rows
             independently (`n = N` on the dense path, `n = chunk_size` on
             the chunked one).
         temperature: `T > 0`.
@@ -312,10 +398,15 @@ def per_sample_losses(
             keys without gradient: never anchors, never "self"; positives of
             the anchors of their label, negatives of the others (of every
             anchor when `use_labels=False`).
-        memory_labels: `(M,)` or `(M, 1)` labels of `memory_embeddings`
-            (required with them unless `use_labels=False`).
+        memory_labels: `(M,)` or `(M, 1)` labels of `memory_embeddings`,
+            or `(M, C)` multi-hot with multi-hot `y_true` (required with
+            them unless `use_labels=False`).
         memory_mask: optional `(M,)` bool: the entries in use (a queue's
             filled slots). Entries outside it take no part.
+        positive_weighting: `None` (each positive counts 1) or `"jaccard"`:
+            with multi-hot labels, each anchor's mean over its positives is
+            weighted by `|Y_i & Y_p| / |Y_i | Y_p|`. No effect on integer
+            labels, where every positive shares the whole label set.
 
     Returns:
         `(losses, has_positive)`: float32 `(B,)` mean over each sample's views
@@ -326,6 +417,7 @@ def per_sample_losses(
     normalize = check_bool(normalize, "normalize")
     chunk_size = check_chunk_size(chunk_size)
     gather_distributed = check_bool(gather_distributed, "gather_distributed")
+    positive_weighting = check_positive_weighting(positive_weighting)
     if memory_embeddings is None and (
         memory_labels is not None or memory_mask is not None
     ):
@@ -347,6 +439,7 @@ def per_sample_losses(
             key_labels.dtype,
             use_labels,
             normalize,
+            tuple(key_labels.shape) if use_labels else None,
         )
         # Labels of two dtypes meet in the wider one, so no id is cut.
         label_dtype = keras.backend.result_type(key_labels.dtype, extra_labels.dtype)
@@ -359,7 +452,10 @@ def per_sample_losses(
         keys = ops.concatenate([keys, extra_keys], axis=0)
     rows = (anchors * (1.0 / temperature), anchor_labels, anchor_index)
     block = functools.partial(
-        block_losses, anchor_losses=anchor_losses, key_valid=key_valid
+        block_losses,
+        anchor_losses=anchor_losses,
+        key_valid=key_valid,
+        positive_weighting=positive_weighting,
     )
     if chunk_size is None:
         losses, positive_counts = block(*rows, keys, key_labels)

@@ -25,7 +25,8 @@ class EpsilonSupInfoNCELoss(SoftmaxContrastiveLoss):
             the SINCERE paper selected for its comparison).
         name: name of the loss. Defaults to `"epsilon_supinfonce_loss"`.
         **kwargs: `normalize`, `reduction`, `dtype`, `chunk_size`,
-            `gather_distributed`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed`, `positive_weighting` (multi-hot labels),
+            as in `SoftmaxContrastiveLoss`.
 
     Example:
 
@@ -68,12 +69,17 @@ def epsilon_supinfonce(
     negatives has the constant loss `-eps` (zero gradient).
 
     Args:
-        y_true: integer labels, shape `(B,)` or `(B, 1)`.
+        y_true: integer labels, shape `(B,)` or `(B, 1)`; or multi-hot
+            label sets `(B, C)`: then `P_i` holds the other embeddings whose
+            set shares a label with `i`'s and `N_i` those sharing none, and
+            `positive_weighting="jaccard"` weights each `p` in the mean by
+            `|Y_i & Y_p| / |Y_i | Y_p|` (docs/losses.md).
         y_pred: embeddings, shape `(B, V, D)` or `(B, D)`.
         temperature: `T > 0`.
         epsilon: margin `>= 0`. The paper's comparison used 0.25.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `gather_distributed=False`, `positive_weighting=None`, as in
+            `SoftmaxContrastiveLoss`;
             `memory_embeddings`, `memory_labels`, `memory_mask` (a
             cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 

@@ -27,9 +27,12 @@ class SincereLoss(SoftmaxContrastiveLoss):
         temperature: `T > 0`. Defaults to 0.1.
         name: name of the loss. Defaults to `"sincere_loss"`.
         **kwargs: `normalize`, `reduction`, `dtype`, `chunk_size`,
-            `gather_distributed`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed`, `positive_weighting` (multi-hot labels),
+            as in `SoftmaxContrastiveLoss`.
 
-    Inputs: `y_true` integer labels `(B,)` or `(B, 1)`; `y_pred` embeddings
+    Inputs: `y_true` integer labels `(B,)` or `(B, 1)`, or multi-hot label
+    sets `(B, C)` (positives share a label with the anchor, negatives share
+    none); `y_pred` embeddings
     `(B, V, D)` or `(B, D)`.
 
     Example:
@@ -67,13 +70,18 @@ def sincere(y_true, y_pred, temperature: float = 0.1, **kwargs):
     into `m_k`.
 
     Args:
-        y_true: integer labels, shape `(B,)` or `(B, 1)`.
+        y_true: integer labels, shape `(B,)` or `(B, 1)`; or multi-hot
+            label sets `(B, C)`: then `P_i` holds the other embeddings whose
+            set shares a label with `i`'s and `N_i` those sharing none, and
+            `positive_weighting="jaccard"` weights each `p` in the mean by
+            `|Y_i & Y_p| / |Y_i | Y_p|` (docs/losses.md).
         y_pred: embeddings, shape `(B, V, D)` (V views of each sample) or
             `(B, D)`.
         temperature: `T > 0`. The paper used 0.1 on CIFAR-10, 0.05 on
             CIFAR-100.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `gather_distributed=False`, `positive_weighting=None`, as in
+            `SoftmaxContrastiveLoss`;
             `memory_embeddings`, `memory_labels`, `memory_mask` (a
             cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 

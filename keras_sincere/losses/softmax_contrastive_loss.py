@@ -19,6 +19,7 @@ from keras_sincere._validation import check_positive
 from keras_sincere.distributed import loss_scale
 from keras_sincere.distributed import replicas_to_gather
 from keras_sincere.losses._per_sample import check_chunk_size
+from keras_sincere.losses._per_sample import check_positive_weighting
 from keras_sincere.losses._per_sample import per_sample_losses
 
 
@@ -27,10 +28,13 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
 
     A loss is a function `anchor_losses(logits, positive, negative,
     **options)`: the loss of each anchor row from its row of logits
-    `s_ij = z_i . z_j / T` over the `N = B * V` embeddings and the float32
-    0/1 masks of positives (same label, not itself) and negatives (other
-    label). Everything else (checks, normalisation, masks, chunking,
-    gathering across devices, averaging, reduction) is shared. The rows are
+    `s_ij = z_i . z_j / T` over the `N = B * V` embeddings, the float32
+    weights of its positives (same label, not itself; 1 each, or the
+    Jaccard weight with `positive_weighting="jaccard"`; 0 elsewhere, so a
+    mean over positives is `keras_sincere.ops.masked_mean(x, positive)`) and
+    the float32 0/1 mask of its negatives (other label). Everything else
+    (checks, normalisation, masks, chunking, gathering across devices,
+    averaging, reduction) is shared. The rows are
     all `N` anchors on the dense path and `chunk_size` of them at a time on
     the chunked one, so `anchor_losses` must treat rows independently.
     Subclasses pass their function and options, and set `uses_labels =
@@ -61,6 +65,13 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
     `"sum_over_batch_size"` the result is the mean over anchors that have a
     positive, and 0 with a zero gradient when no anchor has one.
 
+    Labels are one integer per sample, `(B,)` or `(B, 1)`, or multi-hot
+    label sets `(B, C)` with `C > 1` (bool, integer or float 0/1). With
+    label sets, the positives of anchor `i` are the other embeddings whose
+    set intersects `Y_i`, its negatives those whose set is disjoint from
+    `Y_i`; a sample with an empty set is a negative of every anchor and has
+    no positive itself. One-hot rows give exactly the integer-label loss.
+
     Labels are compared in their own dtype. Keras's own `Loss.__call__`
     would cast them to the loss dtype first, which merges integer labels
     above 2**24 in float32 (above 2048 in float16), so this class reduces
@@ -90,6 +101,14 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
             Every device must hold the same number of samples. No effect on
             one device, and none on JAX, where `keras.distribution` already
             computes the loss on the global batch. Defaults to `False`.
+        positive_weighting: `None` (default): every positive of an anchor
+            counts the same. `"jaccard"`: with multi-hot labels, the mean
+            over the positives `p` of anchor `i` is weighted by the Jaccard
+            index `|Y_i & Y_p| / |Y_i | Y_p|` of their label sets: the
+            label-overlap weighting of multi-label SupCon variants (Huang
+            et al. 2024, arXiv:2410.13439, review them), here a weight of
+            each positive's term and never of the denominator's noise. No
+            effect on integer labels.
         **options: the loss's own arguments (such as `epsilon`), already
             checked: passed to `anchor_losses` as keywords, and kept as
             attributes and in the config.
@@ -107,6 +126,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
         dtype=None,
         chunk_size: int | None = None,
         gather_distributed: bool = False,
+        positive_weighting: str | None = None,
         **options,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
@@ -117,6 +137,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
         self.normalize = check_bool(normalize, "normalize")
         self.chunk_size = check_chunk_size(chunk_size)
         self.gather_distributed = check_bool(gather_distributed, "gather_distributed")
+        self.positive_weighting = check_positive_weighting(positive_weighting)
         self._options = options
         for option, value in options.items():
             setattr(self, option, value)
@@ -131,6 +152,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
         normalize: bool = True,
         chunk_size: int | None = None,
         gather_distributed: bool = False,
+        positive_weighting: str | None = None,
         memory_embeddings=None,
         memory_labels=None,
         memory_mask=None,
@@ -146,6 +168,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
             normalize=normalize,
             chunk_size=chunk_size,
             gather_distributed=gather_distributed,
+            positive_weighting=positive_weighting,
         )
         return loss.call(
             y_true,
@@ -166,6 +189,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
             use_labels=self.uses_labels,
             chunk_size=self.chunk_size,
             gather_distributed=self.gather_distributed,
+            positive_weighting=self.positive_weighting,
             **memory,
         )
 
@@ -180,7 +204,8 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
         """Per-sample losses `(B,)`: the mean over each sample's views.
 
         Args:
-            y_true: integer labels `(B,)` or `(B, 1)`.
+            y_true: integer labels `(B,)` or `(B, 1)`, or multi-hot label
+                sets `(B, C)`.
             y_pred: embeddings `(B, D)` or `(B, V, D)`.
             memory_embeddings: optional `(M, D)` embeddings of earlier
                 batches (a cross-batch memory), added to the keys without
@@ -190,7 +215,8 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
                 InfoNCE, every entry is a negative). Costs `O(N (N + M) D)`
                 time and `O(N (N + M))` memory, `O((N + M) chunk_size)`
                 with `chunk_size`.
-            memory_labels: `(M,)` or `(M, 1)` integer labels of the memory.
+            memory_labels: `(M,)` or `(M, 1)` integer labels of the memory,
+                or `(M, C)` multi-hot sets with multi-hot `y_true`.
             memory_mask: optional `(M,)` bool, the entries in use (for
                 example a queue's filled slots); the others take no part.
         """
@@ -239,6 +265,7 @@ class SoftmaxContrastiveLoss(keras.losses.Loss):
                 "dtype": self.dtype,
                 "chunk_size": self.chunk_size,
                 "gather_distributed": self.gather_distributed,
+                "positive_weighting": self.positive_weighting,
                 **self._options,
             }
         )

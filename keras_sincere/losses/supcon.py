@@ -35,7 +35,8 @@ class SupConLoss(SoftmaxContrastiveLoss):
             `None`: no rescaling.
         name: name of the loss. Defaults to `"supcon_loss"`.
         **kwargs: `normalize`, `reduction`, `dtype`, `chunk_size`,
-            `gather_distributed`, as in `SoftmaxContrastiveLoss`.
+            `gather_distributed`, `positive_weighting` (multi-hot labels),
+            as in `SoftmaxContrastiveLoss`.
 
     Example:
 
@@ -89,12 +90,17 @@ def supcon(
     which is what causes intra-class repulsion (paper section 3.4).
 
     Args:
-        y_true: integer labels, shape `(B,)` or `(B, 1)`.
+        y_true: integer labels, shape `(B,)` or `(B, 1)`; or multi-hot
+            label sets `(B, C)`: then `P_i` holds the other embeddings whose
+            set shares a label with `i`'s and `N_i` those sharing none, and
+            `positive_weighting="jaccard"` weights each `p` in the mean by
+            `|Y_i & Y_p| / |Y_i | Y_p|` (docs/losses.md).
         y_pred: embeddings, shape `(B, V, D)` or `(B, D)`.
         temperature: `T > 0`.
         base_temperature: optional `> 0` rescaling as in the reference code.
         **kwargs: `normalize=True`, `chunk_size=None`,
-            `gather_distributed=False`, as in `SoftmaxContrastiveLoss`;
+            `gather_distributed=False`, `positive_weighting=None`, as in
+            `SoftmaxContrastiveLoss`;
             `memory_embeddings`, `memory_labels`, `memory_mask` (a
             cross-batch memory), as in `SoftmaxContrastiveLoss.call`.
 

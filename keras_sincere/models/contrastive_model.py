@@ -34,7 +34,8 @@ class ContrastiveModel(keras.Model):
 
     The loss goes through the ordinary `compile(loss=...)` / `fit`: the
     output shape is what every `keras_sincere.losses` loss expects, with
-    integer class labels as `y`.
+    integer class labels `(B,)` as `y`, or multi-hot label sets `(B, C)`
+    (the losses' multi-label positives and negatives).
 
     Args:
         encoder: a model from images `(B, H, W, C)` to features `(B, F)`,
@@ -58,6 +59,9 @@ class ContrastiveModel(keras.Model):
             default): no memory.
         memory_warmup_steps: train steps before the loss uses the memory
             (it is filled from the first step). Defaults to 0.
+        memory_label_classes: with a memory and multi-hot `y` `(B, C)`,
+            the number of classes `C`: the memory then holds label sets.
+            `None` (default): integer labels.
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -82,6 +86,7 @@ class ContrastiveModel(keras.Model):
         views: int = 2,
         memory_size: int = 0,
         memory_warmup_steps: int = 0,
+        memory_label_classes: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -93,10 +98,16 @@ class ContrastiveModel(keras.Model):
         self.encoder = encoder
         self.head = head
         self.augmenter = augmenter
+        self.memory_label_classes = check_integer(
+            memory_label_classes, "memory_label_classes", minimum=2, allow_none=True
+        )
         self.memory = None
         if self.memory_size:
             self.memory = EmbeddingQueue(
-                self.memory_size, self.memory_warmup_steps, name="memory"
+                self.memory_size,
+                self.memory_warmup_steps,
+                label_classes=self.memory_label_classes,
+                name="memory",
             )
         # Built at once when the encoder knows its input shape, so weights can
         # be restored before the first batch (BackupAndRestore, load_weights).
@@ -190,7 +201,8 @@ class ContrastiveModel(keras.Model):
         """This step's embeddings `(B, V, D)`, sample-major, and their labels."""
         flat = ops.reshape(embeddings, (-1, embeddings.shape[-1]))
         if labels is not None:
-            labels = ops.reshape(labels, (-1,))
+            if self.memory_label_classes is None:
+                labels = ops.reshape(labels, (-1,))
             labels = ops.repeat(labels, embeddings.shape[1], axis=0)
         self.memory.enqueue(flat, labels)
 
@@ -203,7 +215,27 @@ class ContrastiveModel(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking array images' value range."""
         self._check_value_range(x, "x")
+        self._check_memory_labels(y)
         return super().fit(x, y, *args, **kwargs)
+
+    def _check_memory_labels(self, y):
+        """Raises if array labels do not fit the memory's kind of labels."""
+        if self.memory is None or not hasattr(y, "shape"):
+            return
+        shape = tuple(y.shape)
+        classes = shape[1] if len(shape) == 2 and shape[1] != 1 else None
+        if classes != self.memory_label_classes:
+            raise ValueError(
+                "The memory holds "
+                + (
+                    "integer labels"
+                    if self.memory_label_classes is None
+                    else f"multi-hot labels of {self.memory_label_classes} classes"
+                )
+                + f" but `y` has shape {shape}: pass memory_label_classes="
+                f"{classes} to ContrastiveModel for these labels. Received: "
+                f"memory_label_classes={self.memory_label_classes}"
+            )
 
     def _value_range(self):
         """The augmenter's `value_range` as a tuple, or `None` if it has none."""
@@ -351,6 +383,7 @@ class ContrastiveModel(keras.Model):
                 "views": self.views,
                 "memory_size": self.memory_size,
                 "memory_warmup_steps": self.memory_warmup_steps,
+                "memory_label_classes": self.memory_label_classes,
             }
         )
         return config

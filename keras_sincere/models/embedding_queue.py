@@ -34,11 +34,15 @@ class EmbeddingQueue(keras.layers.Layer):
     already sees the global batch.
 
     Labels are stored as int32 (JAX's default integer): class ids must be
-    below 2**31.
+    below 2**31. With `label_classes=C` the queue holds multi-hot label
+    sets `(M, C)` instead (for losses given multi-hot `y_true`).
 
     Args:
         size: number of slots `M >= 1`.
         warmup_steps: enqueues before the memory is used, `>= 0`.
+        label_classes: `None` (default) for one integer label per
+            embedding, or the number of classes `C >= 2` of multi-hot label
+            sets.
         **kwargs: `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -54,10 +58,21 @@ class EmbeddingQueue(keras.layers.Layer):
     [[0.0, 0.0], [0.0, 0.0], [0.6, 0.8], [0.0, 1.0]]
     """
 
-    def __init__(self, size: int, warmup_steps: int = 0, **kwargs):
+    def __init__(
+        self,
+        size: int,
+        warmup_steps: int = 0,
+        label_classes: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.size = check_integer(size, "size", minimum=1)
         self.warmup_steps = check_integer(warmup_steps, "warmup_steps", minimum=0)
+        self.label_classes = check_integer(
+            label_classes, "label_classes", minimum=2, allow_none=True
+        )
+        # One integer per slot, or a multi-hot row of `label_classes`.
+        self._label_shape = () if self.label_classes is None else (self.label_classes,)
 
     def build(self, input_shape):
         depth = input_shape[-1]
@@ -73,7 +88,7 @@ class EmbeddingQueue(keras.layers.Layer):
             shape=(self.size, depth), initializer="zeros", name="embeddings", **state
         )
         self.labels = self.add_weight(
-            shape=(self.size,),
+            shape=(self.size,) + self._label_shape,
             initializer="zeros",
             dtype="int32",
             name="labels",
@@ -91,9 +106,11 @@ class EmbeddingQueue(keras.layers.Layer):
         """Appends `embeddings` `(n, D)` and `labels` `(n,)`, dropping the oldest.
 
         The embeddings are L2-normalised and held without gradient. Without
-        labels (self-supervised training) the slots get label 0; InfoNCE
-        ignores memory labels. In a data-parallel step, the `n` embeddings
-        of every replica are appended.
+        labels (self-supervised training) the slots get label 0 (an empty
+        label set with `label_classes`); InfoNCE ignores memory labels. With
+        `label_classes=C`, `labels` are multi-hot `(n, C)`. In a
+        data-parallel step, the `n` embeddings of every replica are
+        appended.
         """
         embeddings = ops.convert_to_tensor(embeddings)
         shape = tuple(embeddings.shape)
@@ -108,9 +125,8 @@ class EmbeddingQueue(keras.layers.Layer):
         embeddings = l2_normalize(ops.stop_gradient(ops.cast(embeddings, "float32")))
         count = ops.shape(embeddings)[0]
         if labels is None:
-            labels = ops.zeros((count,), dtype="int32")
-        labels = ops.convert_to_tensor(labels)
-        labels = ops.reshape(ops.cast(ops.stop_gradient(labels), "int32"), (-1,))
+            labels = ops.zeros((count,) + self._label_shape, dtype="int32")
+        labels = self._labels(ops.convert_to_tensor(labels))
         if labels.shape[0] is not None and shape[0] is not None:
             if labels.shape[0] != shape[0]:
                 raise ValueError(
@@ -130,12 +146,34 @@ class EmbeddingQueue(keras.layers.Layer):
         self.filled.assign(ops.minimum(filled, self.size))
         self.steps.assign(self.steps.value + 1)
 
+    def _labels(self, labels):
+        """`labels` as int32 `(n,)`, or `(n, C)` 0/1 with `label_classes`."""
+        labels = ops.stop_gradient(labels)
+        shape = tuple(labels.shape)
+        if self.label_classes is None:
+            if len(shape) == 2 and shape[1] not in (None, 1):
+                raise ValueError(
+                    "This queue holds one integer label per embedding; for "
+                    "multi-hot labels create it with `label_classes=C` "
+                    f"(`memory_label_classes` of ContrastiveModel). Received: "
+                    f"labels.shape={shape}"
+                )
+            return ops.reshape(ops.cast(labels, "int32"), (-1,))
+        if len(shape) != 2 or shape[1] not in (None, self.label_classes):
+            raise ValueError(
+                f"`labels` must be multi-hot (n, {self.label_classes}) for this "
+                f"queue (label_classes={self.label_classes}). Received: "
+                f"labels.shape={shape}"
+            )
+        return ops.cast(ops.not_equal(ops.cast(labels, "float32"), 0.0), "int32")
+
     def memory(self) -> dict:
         """The memory as keyword arguments of the losses.
 
         Returns:
-            `{"memory_embeddings": (M, D), "memory_labels": (M,) int32,
-            "memory_mask": (M,) bool}`; the mask holds the filled slots once
+            `{"memory_embeddings": (M, D), "memory_labels": (M,) int32 (or
+            `(M, C)` 0/1 int32 with `label_classes`), "memory_mask": (M,)
+            bool}`; the mask holds the filled slots once
             `warmup_steps` enqueues are done, and no slot before.
         """
         slot = ops.arange(self.size, dtype="int32")
@@ -160,5 +198,11 @@ class EmbeddingQueue(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"size": self.size, "warmup_steps": self.warmup_steps})
+        config.update(
+            {
+                "size": self.size,
+                "warmup_steps": self.warmup_steps,
+                "label_classes": self.label_classes,
+            }
+        )
         return config

@@ -191,6 +191,18 @@ def test_npz_float_native_size(tmp_path, rng):
     np.testing.assert_array_equal(same, x)
 
 
+def test_npz_multi_hot_label_sets(tmp_path):
+    x = np.zeros((4, 5, 5, 3), "uint8")
+    sets = np.array([[1, 0, 1], [0, 1, 0], [0, 0, 0], [1, 1, 0]], "uint8")
+    path = save_npz(
+        tmp_path / "sets.npz", x_train=x, y_train=sets, x_test=x, y_test=sets
+    )
+    (_, y_train), (_, y_test) = load_dataset(path, image_size=None)
+    assert y_train.dtype == np.int64
+    np.testing.assert_array_equal(y_train, sets)
+    np.testing.assert_array_equal(y_test, sets)
+
+
 def test_resize_values(tmp_path):
     constant = np.full((2, 8, 8, 3), 0.25, dtype="float32")
     checker = (np.indices((8, 8)).sum(axis=0) % 2).astype("float32")
@@ -213,7 +225,8 @@ def test_resize_values(tmp_path):
         ({"x_train": np.zeros((4, 5, 5, 2), "uint8")}, r"x_train.*\(N, H, W, 3\)"),
         ({"x_train": np.zeros((4, 5), "uint8")}, "x_train"),
         ({"y_train": np.zeros(3, "int64")}, "same length"),
-        ({"y_test": np.zeros((4, 2), "int64")}, "y_test"),
+        ({"y_test": np.zeros((4, 2), "int64")}, r"y_test.shape=\(4, 2\)"),
+        ({"y_test": np.full((4, 2), 3, "int64")}, r"y_test.*only 0 and 1"),
         ({"x_test": np.full((4, 5, 5, 3), 2.0, "float32")}, r"\[0, 1\]"),
         ({"x_test": np.full((4, 5, 5, 3), 300, "int32")}, "0-255"),
         ({"y_train": np.full(4, 0.5)}, "integer"),

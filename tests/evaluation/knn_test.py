@@ -178,3 +178,47 @@ def test_non_finite_embeddings_are_rejected_by_name(data, argument, value):
     arguments[argument][2, 1] = value
     with pytest.raises(ValueError, match=f"`{argument}` holds NaN or infinite"):
         evaluation.knn_accuracy(**arguments)
+
+
+def brute_force_label_set_knn(train, train_sets, queries, k):
+    """Each neighbour votes its similarity for every class of its set."""
+    similarities = cosine_matrix(queries, train)
+    predictions = []
+    for row in similarities:
+        ranked = sorted(range(len(row)), key=lambda j: (-row[j], j))[:k]
+        scores = [0.0] * train_sets.shape[1]
+        for j in ranked:
+            for c in np.flatnonzero(train_sets[j]):
+                scores[c] += row[j]
+        predictions.append(scores.index(max(scores)))  # lowest class on a tie
+    return np.array(predictions)
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_label_sets_match_brute_force(data, rng, k):
+    train, _, queries, _ = data
+    train_sets = rng.random((len(train), 4)) < 0.4
+    query_sets = rng.random((len(queries), 4)) < 0.4
+    predicted = evaluation.knn_classify(train, train_sets, queries, k=k)
+    expected = brute_force_label_set_knn(train, train_sets, queries, k)
+    np.testing.assert_array_equal(predicted, expected)
+    correct = evaluation.knn_correct(train, train_sets, queries, query_sets, k=k)
+    np.testing.assert_array_equal(
+        correct, query_sets[np.arange(len(queries)), expected]
+    )
+    accuracy = evaluation.knn_accuracy(train, train_sets, queries, query_sets, k=k)
+    assert accuracy[f"knn{k}"] == pytest.approx(correct.mean())
+
+
+def test_one_hot_label_sets_score_as_integer_labels(data):
+    train, train_labels, queries, query_labels = data
+    one_hot = np.eye(4, dtype=bool)
+    assert evaluation.knn_accuracy(
+        train, one_hot[train_labels], queries, one_hot[query_labels]
+    ) == evaluation.knn_accuracy(train, train_labels, queries, query_labels)
+
+
+def test_rejects_label_sets_against_integer_labels(data):
+    train, train_labels, queries, query_labels = data
+    with pytest.raises(ValueError, match=r"train_labels.*query_labels"):
+        evaluation.knn_accuracy(train, train_labels, queries, np.eye(4)[query_labels])

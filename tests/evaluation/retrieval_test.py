@@ -23,7 +23,7 @@ def naive_metrics(query, query_labels, reference=None, reference_labels=None,
         candidates = [j for j in range(len(reference)) if not (self_search and j == q)]
         # Decreasing similarity; equal similarities by increasing index.
         ranked = sorted(candidates, key=lambda j: (-similarities[q, j], j))
-        relevant = [reference_labels[j] == query_labels[q] for j in ranked]
+        relevant = [related(reference_labels[j], query_labels[q]) for j in ranked]
         r = sum(relevant)
         if r == 0:
             without += 1
@@ -44,6 +44,9 @@ def naive_metrics(query, query_labels, reference=None, reference_labels=None,
         if not avg_of_avgs:
             return float(np.mean(values))
         values, classes = np.array(values), np.array(labels)
+        if classes.ndim == 2:  # label sets: the queries holding each class
+            groups = [classes[:, c] for c in range(classes.shape[1])]
+            return float(np.mean([values[g].mean() for g in groups if g.any()]))
         return float(np.mean([values[classes == c].mean() for c in np.unique(classes)]))
 
     return {
@@ -53,6 +56,12 @@ def naive_metrics(query, query_labels, reference=None, reference_labels=None,
         "recall_at_k": {k: average(per_query[k]) for k in recall_ks},
         "queries_without_relevant": without,
     }
+
+
+def related(a, b):
+    """The same label, or label sets (bool rows) that share one."""
+    a = np.asarray(a)
+    return bool(np.any(a & np.asarray(b))) if a.ndim else bool(a == b)
 
 
 def assert_matches(got, expected):
@@ -209,3 +218,47 @@ def test_agrees_with_pytorch_metric_learning(separate_reference, avg_of_avgs):
         ("ami", "AMI"),
     ):
         assert ours[mine] == pytest.approx(theirs[pml], abs=1e-6), mine
+
+
+def label_sets(n, classes, seed=0, density=0.35):
+    """Random multi-hot label sets, bool `(n, classes)`, some of them empty."""
+    return np.random.default_rng(seed).random((n, classes)) < density
+
+
+@pytest.mark.parametrize("avg_of_avgs", [False, True])
+@pytest.mark.parametrize("separate_reference", [False, True])
+def test_label_sets_match_naive_loop(avg_of_avgs, separate_reference):
+    points, _ = clustered(36, 4, seed=2)
+    sets = label_sets(36, 4, seed=3)
+    sets[5] = False  # an empty set: no relevant item, left out
+    sets[6] = True  # every label: relevant to every non-empty set
+    if separate_reference:
+        reference, reference_sets = clustered(30, 4, seed=4)[0], label_sets(30, 4, 5)
+        got = evaluation.retrieval_metrics(
+            points, sets, reference, reference_sets, avg_of_avgs=avg_of_avgs
+        )
+        expected = naive_metrics(
+            points, sets, reference, reference_sets, avg_of_avgs=avg_of_avgs
+        )
+    else:
+        got = evaluation.retrieval_metrics(points, sets, avg_of_avgs=avg_of_avgs)
+        expected = naive_metrics(points, sets, avg_of_avgs=avg_of_avgs)
+    assert expected["queries_without_relevant"] >= 1
+    assert_matches(got, expected)
+
+
+def test_one_hot_label_sets_equal_integer_labels():
+    points, labels = clustered(40, 4, seed=6)
+    one_hot = np.eye(4, dtype="int32")[labels]
+    integer = evaluation.retrieval_metrics(points, labels, avg_of_avgs=True)
+    sets = evaluation.retrieval_metrics(points, one_hot, avg_of_avgs=True)
+    assert_matches(sets, integer)
+    assert sets["nmi"] == pytest.approx(integer["nmi"])
+
+
+def test_rejects_label_sets_against_integer_labels():
+    points, labels = clustered(20, 3)
+    with pytest.raises(ValueError, match=r"query_labels.*reference_labels"):
+        evaluation.retrieval_metrics(points, np.eye(3)[labels], points, labels)
+    with pytest.raises(ValueError, match=r"only 0 and 1"):
+        evaluation.retrieval_metrics(points, 2 * np.eye(3)[labels])

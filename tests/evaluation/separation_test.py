@@ -104,3 +104,40 @@ def test_invalid_arguments(data):
         evaluation.separation_margin([0.5, 0.5], [0.1])
     with pytest.raises(ValueError, match="one label per embedding"):
         evaluation.per_class_margins([0.5, 0.5], [0.1, 0.2], [0])
+
+
+def test_label_sets_match_brute_force(data, rng):
+    train, _, queries, _ = data
+    train_sets = rng.random((len(train), 3)) < 0.4
+    query_sets = np.eye(3, dtype=bool)[rng.integers(0, 3, len(queries))]
+    query_sets[0] = [True, True, False]
+    target, noise = evaluation.nearest_target_noise(
+        train, train_sets, queries, query_sets, batch_size=7
+    )
+    similarities = cosine_matrix(queries, train)
+    shares = (query_sets.astype(int) @ train_sets.T.astype(int)) > 0
+    for q, row in enumerate(similarities):
+        assert target[q] == pytest.approx(row[shares[q]].max(), abs=1e-6)
+        assert noise[q] == pytest.approx(row[~shares[q]].max(), abs=1e-6)
+
+
+def test_label_sets_without_target_or_noise_are_left_out(data):
+    train, _, queries, _ = data
+    train_sets = np.zeros((len(train), 3), bool)
+    train_sets[: len(train) // 2, 0] = True
+    train_sets[len(train) // 2 :, 1] = True
+    query_sets = np.zeros((len(queries), 3), bool)
+    query_sets[:, 0] = True
+    query_sets[0] = [False, False, False]  # no label: no target
+    query_sets[1] = [True, True, False]  # meets every set: no noise
+    target, noise = evaluation.nearest_target_noise(
+        train, train_sets, queries, query_sets
+    )
+    assert np.isnan(target[0]) and np.isfinite(noise[0])
+    assert np.isnan(noise[1]) and np.isfinite(target[1])
+    assert np.all(np.isfinite(target[2:])) and np.all(np.isfinite(noise[2:]))
+    margin = evaluation.separation_margin(target, noise)
+    assert margin == pytest.approx(np.median(target[2:]) - np.median(noise[2:]))
+    query_sets[:] = [True, True, False]  # no query has noise
+    with pytest.raises(ValueError, match="No query has both"):
+        evaluation.nearest_target_noise(train, train_sets, queries, query_sets)

@@ -75,6 +75,7 @@ def check_mirrored_strategy():
     # view, almost none of its positives: the loss is a different one.
     assert results["sincere/views=1/local"]["gradient"] > 0.1, results
     assert results["sincere_memory/views=1/gather"]["value"] < 1e-5, results
+    assert results["supcon_sets/views=1/gather"]["gradient"] < 1e-5, results
     # The queue holds the global batch, in replica order, on every replica.
     queue = results["queue"]
     assert queue["embeddings"] < 1e-5 and queue["replicas"] < 1e-5, queue
@@ -113,9 +114,11 @@ def check_ddp():
     queue = results.pop("queue")
     assert queue["embeddings"] < 1e-5, queue
     assert queue["labels_equal"] and queue["filled"] == [12, 12], queue
-    # Six losses (two of them again with a memory), with one and two views.
-    assert len(results) == 16, results
+    # Six losses (two of them again with a memory and with label sets), with
+    # one and two views.
+    assert len(results) == 20, results
     assert "sincere_memory/views=1" in results, results
+    assert "supcon_sets/views=1" in results, results
     for key, errors in results.items():
         assert errors["moved"] > 1e-3 or key == "infonce/views=1", (key, errors)
         assert errors["weights"] < 1e-5, (key, errors)

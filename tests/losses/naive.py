@@ -8,6 +8,11 @@ positive; 0 if none has one).
 
 A memory's entries are keys and never anchors: for anchor `i`, an entry of
 its label is a positive, one of another label a negative.
+
+Multi-hot labels `(B, C)` (and `(M, C)` for a memory) are label sets: a
+key is a positive of anchor `i` when its set shares a label with `i`'s,
+a negative when it shares none. With `positive_weighting="jaccard"`, each
+positive's term in the anchor's mean is weighted by `|A & B| / |A | B|`.
 """
 
 import math
@@ -52,6 +57,25 @@ def _anchors(labels, embeddings, temperature, normalize, memory=None):
     return s, key_labels, n, batch, views
 
 
+def _label_sets(labels):
+    """Multi-hot rows `(N, C)` as Python sets of class indices; others as-is."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        return [frozenset(np.flatnonzero(row).tolist()) for row in labels]
+    return list(labels.reshape(-1))
+
+
+def _related(a, b):
+    """Same label (integers) or intersecting label sets."""
+    return bool(a & b) if isinstance(a, frozenset) else a == b
+
+
+def _weight(a, b, weighting):
+    if weighting == "jaccard" and isinstance(a, frozenset):
+        return len(a & b) / len(a | b)
+    return 1.0
+
+
 def _per_sample(anchor_losses, batch, views):
     out = []
     for b in range(batch):
@@ -61,32 +85,55 @@ def _per_sample(anchor_losses, batch, views):
     return np.array(out)
 
 
-def _generic(labels, embeddings, temperature, normalize, pair_loss, memory=None):
+def _generic(
+    labels,
+    embeddings,
+    temperature,
+    normalize,
+    pair_loss,
+    memory=None,
+    positive_weighting=None,
+):
+    labels = _label_sets(labels)
+    if memory is not None:
+        memory = (memory[0], _label_sets(memory[1]))
     s, lab, n, batch, views = _anchors(
         labels, embeddings, temperature, normalize, memory
     )
     keys = range(len(lab))
     losses = []
     for i in range(n):
-        positives = [p for p in keys if p != i and lab[p] == lab[i]]
-        negatives = [k for k in keys if lab[k] != lab[i]]
+        positives = [p for p in keys if p != i and _related(lab[p], lab[i])]
+        negatives = [k for k in keys if not _related(lab[k], lab[i])]
         others = [j for j in keys if j != i]
         if not positives:
             losses.append(None)
             continue
+        weights = [_weight(lab[i], lab[p], positive_weighting) for p in positives]
         pairs = [
             pair_loss(s, i, p, negatives, others, len(positives)) for p in positives
         ]
-        losses.append(sum(pairs) / len(pairs))
+        losses.append(
+            sum(w * x for w, x in zip(weights, pairs, strict=True)) / sum(weights)
+        )
     return _per_sample(losses, batch, views)
 
 
-def _memory(memory_embeddings=None, memory_labels=None):
+def _memory(memory_embeddings=None, memory_labels=None, positive_weighting=None):
     """`(embeddings, labels)` of the keyword arguments, or None without a memory."""
     return None if memory_embeddings is None else (memory_embeddings, memory_labels)
 
 
-# `**memory`: `memory_embeddings` `(M, D)` and `memory_labels` `(M,)`, or none.
+def _options(memory):
+    """The `_generic` keywords of `**memory` (the memory and the weighting)."""
+    return {
+        "memory": _memory(**memory),
+        "positive_weighting": memory.get("positive_weighting"),
+    }
+
+
+# `**memory`: `memory_embeddings` `(M, D)` and `memory_labels` `(M,)`, or none;
+# and `positive_weighting` (None or "jaccard").
 
 
 def sincere(labels, embeddings, temperature=0.1, normalize=True, **memory):
@@ -94,7 +141,8 @@ def sincere(labels, embeddings, temperature=0.1, normalize=True, **memory):
         denominator = math.exp(s[i][p]) + sum(math.exp(s[i][k]) for k in negatives)
         return -s[i][p] + math.log(denominator)
 
-    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
+    options = _options(memory)
+    return _generic(labels, embeddings, temperature, normalize, pair, **options)
 
 
 def epsilon_supinfonce(
@@ -106,7 +154,8 @@ def epsilon_supinfonce(
         )
         return -s[i][p] + math.log(denominator)
 
-    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
+    options = _options(memory)
+    return _generic(labels, embeddings, temperature, normalize, pair, **options)
 
 
 def supcon(
@@ -118,7 +167,8 @@ def supcon(
         denominator = sum(math.exp(s[i][j]) for j in others)
         return scale * (-s[i][p] + math.log(denominator))
 
-    return _generic(labels, embeddings, temperature, normalize, pair, _memory(**memory))
+    options = _options(memory)
+    return _generic(labels, embeddings, temperature, normalize, pair, **options)
 
 
 def infonce(labels, embeddings, temperature=0.5, normalize=True, **memory):

@@ -267,9 +267,9 @@ def test_rejects_label_count_different_from_batch(spec):
 
 
 @labelled_specs
-def test_rejects_multi_column_labels(spec):
-    with pytest.raises(ValueError, match=r"y_true.*\(4, 3\)"):
-        spec.function(np.eye(4, 3), np.zeros((4, 2, 3), "float32"), **spec.kwargs)
+def test_rejects_multi_column_labels_that_are_not_0_or_1(spec):
+    with pytest.raises(ValueError, match=r"y_true.*\(4, 3\).*only 0 and 1"):
+        spec.function(3 * np.eye(4, 3), np.zeros((4, 2, 3), "float32"), **spec.kwargs)
 
 
 @specs

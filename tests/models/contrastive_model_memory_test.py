@@ -224,3 +224,25 @@ def test_reset_memory_without_a_memory_is_an_error():
     assert model.memory is None
     with pytest.raises(ValueError, match="memory_size=0"):
         model.reset_memory()
+
+
+def test_fit_with_multi_hot_labels_fills_the_memory_with_label_sets():
+    images, labels = toy_images(samples=BATCH * 2)
+    sets = np.stack([labels % 2 == 0, labels > 1, labels == 3], axis=1)
+    keras.utils.set_random_seed(0)
+    model = models.ContrastiveModel(
+        tiny_encoder(),
+        models.ProjectionHead(hidden_dim=16, output_dim=8),
+        augmenter=keras.layers.Rescaling(0.8, offset=0.1),
+        memory_size=24,
+        memory_label_classes=3,
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss=losses.SincereLoss(0.5))
+    history = fit(model, images, sets.astype("float32"), epochs=1)
+    assert np.isfinite(history.history["loss"][0])
+    _, memory_labels, mask = memory_state(model)
+    # The last 24 of the 32 embeddings: each sample's set, once per view.
+    np.testing.assert_array_equal(memory_labels, np.repeat(sets, 2, axis=0)[-24:])
+    assert mask.all()
+    with pytest.raises(ValueError, match=r"memory_label_classes=None"):
+        memory_model().fit(images, labels[:, None] == np.arange(3), epochs=1)

@@ -112,3 +112,30 @@ def test_rejects_embeddings_of_another_dimension_or_label_count():
         queue.enqueue(np.ones((2, 5), "float32"), np.zeros(2))
     with pytest.raises(ValueError, match=r"labels.shape=\(3,\)"):
         queue.enqueue(np.ones((2, 3), "float32"), np.zeros(3))
+
+
+def test_holds_multi_hot_label_sets_with_label_classes():
+    queue = models.EmbeddingQueue(5, label_classes=3)
+    queue.build((None, 3))
+    sets = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]])
+    queue.enqueue(np.ones((3, 3), "float32"), sets.astype(bool))
+    queue.enqueue(np.ones((1, 3), "float32"))  # no labels: an empty set
+    _, labels, mask = state(queue)
+    assert labels.shape == (5, 3)
+    np.testing.assert_array_equal(labels[1:], np.concatenate([sets, [[0, 0, 0]]]))
+    np.testing.assert_array_equal(mask, [False, True, True, True, True])
+    config = models.EmbeddingQueue.from_config(queue.get_config()).get_config()
+    assert config["label_classes"] == 3
+
+
+def test_rejects_labels_of_the_other_kind():
+    integer_queue = models.EmbeddingQueue(4)
+    integer_queue.build((None, 3))
+    with pytest.raises(ValueError, match=r"label_classes=C.*labels.shape=\(2, 3\)"):
+        integer_queue.enqueue(np.ones((2, 3), "float32"), np.eye(3)[:2])
+    set_queue = models.EmbeddingQueue(4, label_classes=3)
+    set_queue.build((None, 3))
+    with pytest.raises(ValueError, match=r"multi-hot \(n, 3\).*labels.shape=\(2,\)"):
+        set_queue.enqueue(np.ones((2, 3), "float32"), np.zeros(2))
+    with pytest.raises(ValueError, match="`label_classes` must be an integer >= 2"):
+        models.EmbeddingQueue(4, label_classes=1)

@@ -78,12 +78,39 @@ class WithMemory:
         )
 
 
-# The cases with a memory that the torch check adds to `losses(True)`.
+class WithLabelSets:
+    """A loss given multi-hot label sets: each class `c` becomes `{c, c + 1}`.
+
+    Overlapping sets of 5 classes, built in the step from the integer labels
+    (so a replica's shard of them), with Jaccard-weighted positives.
+    """
+
+    def __init__(self, name, gather=True):
+        from keras_sincere import losses as library
+
+        loss_class = {"sincere": library.SincereLoss, "supcon": library.SupConLoss}
+        self.loss = loss_class[name](
+            0.5, gather_distributed=gather, positive_weighting="jaccard"
+        )
+
+    def __call__(self, y_true, y_pred):
+        from keras import ops
+
+        classes = ops.cast(y_true, "int32")
+        sets = ops.one_hot(classes, 5) + ops.one_hot(classes + 1, 5)
+        return self.loss(sets, y_pred)
+
+
+# The cases with a memory or label sets that the torch check adds to
+# `losses(True)`.
 MEMORY_CASES = ("sincere_memory", "supcon_memory")
+LABEL_SET_CASES = ("sincere_sets", "supcon_sets")
 
 
 def loss_case(name):
-    """`losses(True)[name]`, or for `NAME_memory` that loss with `memory()`."""
+    """`losses(True)[name]`; `NAME_memory` with `memory()`, `NAME_sets` with sets."""
     if name.endswith("_memory"):
         return WithMemory(losses(True)[name.removesuffix("_memory")])
+    if name.endswith("_sets"):
+        return WithLabelSets(name.removesuffix("_sets"))
     return losses(True)[name]

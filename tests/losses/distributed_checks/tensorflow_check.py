@@ -54,6 +54,8 @@ for views in (1, 2):
     for name in ("sincere", "sincere_chunked", "supcon", "infonce"):
         with_memory = common.WithMemory(common.losses(True)[name])
         cases[f"{name}_memory/views={views}/gather"] = with_memory
+    for name in common.LABEL_SET_CASES:
+        cases[f"{name}/views={views}/gather"] = common.loss_case(name)
 
     # Every case in one function: one trace on the replicas, not one per case.
     @tf.function

@@ -65,7 +65,11 @@ def worker(rank, port, output):
     for views in (1, 2):
         x, y = common.batch(views)
         shard = slice(rank * local, (rank + 1) * local)
-        for name in (*common.losses(True), *common.MEMORY_CASES):
+        for name in (
+            *common.losses(True),
+            *common.MEMORY_CASES,
+            *common.LABEL_SET_CASES,
+        ):
             model = build_model(views)
             ddp = DistributedDataParallel(model)
             value = one_step(ddp, common.loss_case(name), x[shard], y[shard])
