@@ -335,7 +335,7 @@ def test_train_on_multi_hot_label_sets(toy_npz, tmp_path):
     np.savez(path, **arrays)
     out = tmp_path / "run"
     command = ["train", "--dataset", str(path), "--output", str(out)]
-    command += ["--loss", "sincere", "--memory-size", "64", *TRAIN]
+    command += ["--loss", "sincere", "--memory-size", "64", *TOY]
     code, _, err = _main(command)
     assert code == 0, err
     record = json.loads((out / "train.json").read_text())

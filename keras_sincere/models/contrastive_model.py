@@ -213,7 +213,11 @@ class ContrastiveModel(keras.Model):
         self.memory.reset()
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.fit`, after checking array images' value range."""
+        """`keras.Model.fit`, after checking array inputs.
+
+        Array images must lie in the augmenter's value range, and array
+        labels must be of the memory's kind (integers or label sets).
+        """
         self._check_value_range(x, "x")
         self._check_memory_labels(y)
         return super().fit(x, y, *args, **kwargs)
