@@ -37,20 +37,11 @@ import pathlib
 import re
 import shutil
 
+from keras_sincere.experiments.tables import RETRIEVAL_COLUMNS
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIGURE = "docs/images/digits_tensorflow_histograms.png"
 MAP_FIGURE = "docs/images/digits_tensorflow_embedding_maps.png"
-# (results.json key, column name) of the retrieval tables, in percent.
-RETRIEVAL_COLUMNS = (
-    ("precision_at_1", "P@1"),
-    ("r_precision", "R-precision"),
-    ("map_at_r", "MAP@R"),
-    ("recall_at_1", "R@1"),
-    ("recall_at_2", "R@2"),
-    ("recall_at_4", "R@4"),
-    ("recall_at_8", "R@8"),
-    ("nmi", "NMI"),
-)
 
 
 def _cell(summary, scale=1.0, digits=3):

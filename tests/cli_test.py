@@ -182,6 +182,7 @@ def test_published_tables_read_results_written_with_the_old_eps_name(tmp_path):
     figure = {"mean": 0.25, "n": 3, "half_width": 0.1, "low": 0.15, "high": 0.35}
     summary = {key: figure for key in ("margin", "loss_initial", "loss_final")}
     summary.update(knn1=figure, knn5=figure, probe_accuracy=figure)
+    summary.update({key: figure for key, _ in experiments.tables.RETRIEVAL_COLUMNS})
     paired = {key: {**figure, "wins": 2} for key in ("margin", "loss_final", "knn1")}
     record = {
         "dataset": "digits",
@@ -207,6 +208,11 @@ def test_published_tables_read_results_written_with_the_old_eps_name(tmp_path):
     assert "| jax | +0.250 [+0.150, +0.350] | 2/3 |" in script.paired_table(
         [loaded], "backend"
     )
+    # The README's retrieval table: the columns compare prints, per backend.
+    retrieval = script.retrieval_table([loaded]).splitlines()
+    header = "| backend | loss | P@1 | R-precision | MAP@R | R@1 | R@2 | R@4 | R@8 |"
+    assert retrieval[0] == header + " NMI |"
+    assert retrieval[-1] == "| jax | epsilon_supinfonce |" + " 25.00 ± 10.00 |" * 8
 
 
 def test_defaults_follow_the_recipe():

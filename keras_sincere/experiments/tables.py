@@ -216,29 +216,32 @@ def _loss_tables(record: dict) -> list:
     return lines + [""] + _retrieval_lines(record)
 
 
+# (summary key, column name) of the retrieval tables, in percent.
+RETRIEVAL_COLUMNS = (
+    ("precision_at_1", "P@1"),
+    ("r_precision", "R-precision"),
+    ("map_at_r", "MAP@R"),
+    ("recall_at_1", "R@1"),
+    ("recall_at_2", "R@2"),
+    ("recall_at_4", "R@4"),
+    ("recall_at_8", "R@8"),
+    ("nmi", "NMI"),
+)
+
+
 def _retrieval_lines(record: dict) -> list:
     """P@1, R-precision, MAP@R, Recall@k (%) and NMI, one row a loss."""
     losses, summary = record["losses"], record["summary"]
     if "map_at_r" not in summary[losses[0]]:
         return []  # a record from before the retrieval metrics
-    columns = (
-        ("precision_at_1", "P@1"),
-        ("r_precision", "R-precision"),
-        ("map_at_r", "MAP@R"),
-        ("recall_at_1", "R@1"),
-        ("recall_at_2", "R@2"),
-        ("recall_at_4", "R@4"),
-        ("recall_at_8", "R@8"),
-        ("nmi", "NMI"),
-    )
     lines = [
         "Retrieval (%; test images query the training images; "
         "docs/evaluation.md defines each)",
         "",
-        "| loss | " + " | ".join(name for _, name in columns) + " |",
-        "|---|" + "---|" * len(columns),
+        "| loss | " + " | ".join(name for _, name in RETRIEVAL_COLUMNS) + " |",
+        "|---|" + "---|" * len(RETRIEVAL_COLUMNS),
     ]
     for loss in losses:
-        cells = [_interval(summary[loss][key], 100, 2) for key, _ in columns]
+        cells = [_interval(summary[loss][key], 100, 2) for key, _ in RETRIEVAL_COLUMNS]
         lines.append(f"| {loss} | " + " | ".join(cells) + " |")
     return lines + [""]
