@@ -151,6 +151,15 @@ def _seed_figures(record, loss, key):
     return [runs[str(seed)][key] for seed in record["seeds"]]
 
 
+def _paired_by_seed(key, run, reference):
+    """`key` of `run` minus `reference`, each `(record, loss)`, paired by seed."""
+    from keras_sincere import evaluation
+
+    return evaluation.paired_seed_difference(
+        _seed_figures(*run, key), _seed_figures(*reference, key)
+    )
+
+
 def retrieval_table(records):
     """Per backend and loss: the retrieval figures (%), mean ± 95% half-width."""
     names = " | ".join(name for _, name in RETRIEVAL_COLUMNS)
@@ -170,8 +179,6 @@ def retrieval_table(records):
 
 def retrieval_paired_table(records):
     """SINCERE minus SupCon in P@1, MAP@R and NMI (points), paired by seed."""
-    from keras_sincere import evaluation
-
     keys = (("precision_at_1", "P@1"), ("map_at_r", "MAP@R"), ("nmi", "NMI"))
     lines = [
         "| backend | "
@@ -182,10 +189,7 @@ def retrieval_paired_table(records):
     for record in records:
         reference, other = record["losses"][:2]
         differences = {
-            key: evaluation.paired_seed_difference(
-                _seed_figures(record, reference, key),
-                _seed_figures(record, other, key),
-            )
+            key: _paired_by_seed(key, (record, reference), (record, other))
             for key, _ in keys
         }
         cells = " | ".join(_signed(differences[key], 100, 2) for key, _ in keys)
@@ -221,8 +225,6 @@ def multilabel_table(record):
 
 def multilabel_paired_table(record):
     """SINCERE minus SupCon per figure, paired by seed."""
-    from keras_sincere import evaluation
-
     reference, other = record["losses"][:2]
     lines = [
         "| figure | difference | seeds where SINCERE is higher |",
@@ -234,9 +236,7 @@ def multilabel_paired_table(record):
         ("map_at_r", "MAP@R (points)", 100.0, 2),
         ("nmi", "NMI (points)", 100.0, 2),
     ):
-        difference = evaluation.paired_seed_difference(
-            _seed_figures(record, reference, key), _seed_figures(record, other, key)
-        )
+        difference = _paired_by_seed(key, (record, reference), (record, other))
         lines.append(
             f"| {name} | {_signed(difference, scale, digits)} | "
             f"{difference['wins']}/{len(record['seeds'])} |"
@@ -273,8 +273,6 @@ def memory_table(records):
 
 def memory_paired_table(records):
     """Each memory against the first record (no memory), paired by seed."""
-    from keras_sincere import evaluation
-
     reference = records[0]
     lines = [
         "| memory | loss | margin difference | 1NN difference (points) "
@@ -286,10 +284,7 @@ def memory_paired_table(records):
         for loss in record["losses"]:
             cells = []
             for key, scale in (("margin", 1.0), ("knn1", 100.0), ("knn5", 100.0)):
-                difference = evaluation.paired_seed_difference(
-                    _seed_figures(record, loss, key),
-                    _seed_figures(reference, loss, key),
-                )
+                difference = _paired_by_seed(key, (record, loss), (reference, loss))
                 cells.append(_signed(difference, scale, 3 if scale == 1 else 2))
             row = " | ".join(cells)
             lines.append(f"| {plan['memory_size']} minus 0 | {loss} | {row} |")
