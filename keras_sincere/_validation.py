@@ -245,6 +245,40 @@ def is_label_set_array(labels) -> bool:
     return array.ndim == 2 and array.shape[1] > 1
 
 
+def label_set_classes(shape) -> int | None:
+    """The `C` of labels of shape `(N, C)`, or `None` for `(N,)` and `(N, 1)`.
+
+    `None` means one integer label per sample; a number, multi-hot sets.
+    """
+    shape = tuple(shape)
+    return shape[1] if len(shape) == 2 and shape[1] != 1 else None
+
+
+def check_same_label_kind(shape_a, shape_b, names) -> None:
+    """Raises unless labels of two shapes are of one kind.
+
+    Both one integer label per sample, or both multi-hot label sets of the
+    same number of classes `C`.
+
+    Args:
+        shape_a: the shape of the first labels.
+        shape_b: the shape of the second.
+        names: the two arguments' names, for the message.
+    """
+    classes = (label_set_classes(shape_a), label_set_classes(shape_b))
+    if classes[0] != classes[1]:
+        kinds = [
+            "integer labels" if c is None else f"multi-hot with {c} classes"
+            for c in classes
+        ]
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must both be integer labels or both "
+            f"multi-hot label sets of the same classes. Received: "
+            f"{names[0]}.shape={tuple(shape_a)} ({kinds[0]}), "
+            f"{names[1]}.shape={tuple(shape_b)} ({kinds[1]})"
+        )
+
+
 def label_sets(labels, name: str, count: int | None = None) -> np.ndarray:
     """Checks concrete multi-hot label sets `(N, C)` and returns them as int64 0/1.
 
@@ -263,9 +297,13 @@ def label_sets(labels, name: str, count: int | None = None) -> np.ndarray:
             f"Received: {name}.shape={array.shape}"
         )
     if array.dtype.kind not in "biuf" or not np.all(np.isin(array, (0, 1))):
+        values = np.unique(array)
+        odd = values[~np.isin(values, (0, 1))][:3].tolist()
         raise ValueError(
             f"`{name}` of shape (N, C) = {array.shape} is read as multi-hot label "
-            f"sets and must hold only 0 and 1. Received: dtype {array.dtype}"
+            f"sets and must hold only 0 and 1. Received: dtype {array.dtype}, "
+            f"values such as {odd}. For one integer label per sample pass shape "
+            "(N,)."
         )
     if count is not None and array.shape[0] != count:
         raise ValueError(

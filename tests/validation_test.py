@@ -11,8 +11,11 @@ from keras_sincere._validation import check_label_dtype
 from keras_sincere._validation import check_number
 from keras_sincere._validation import check_positive
 from keras_sincere._validation import check_probability
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import check_value_range
 from keras_sincere._validation import class_labels
+from keras_sincere._validation import label_set_classes
+from keras_sincere._validation import label_sets
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(2)])
@@ -96,3 +99,25 @@ def test_label_dtype_of_tensors():
     check_label_dtype("float32", (4,))
     with pytest.raises(ValueError, match=r"`y_true` must hold numeric"):
         check_label_dtype(np.dtype("U1"), (4,))
+
+
+def test_label_kind_is_integer_or_the_classes_of_label_sets():
+    assert [label_set_classes(shape) for shape in ((5,), (5, 1), (5, 3))] == [
+        None,
+        None,
+        3,
+    ]
+    check_same_label_kind((5,), (2, 1), ("a", "b"))
+    check_same_label_kind((5, 3), (2, 3), ("a", "b"))
+    with pytest.raises(ValueError, match=r"`a` and `b`.*a.shape=\(5,\) \(integer"):
+        check_same_label_kind((5,), (2, 3), ("a", "b"))
+    with pytest.raises(ValueError, match=r"b.shape=\(2, 4\) \(multi-hot with 4"):
+        check_same_label_kind((5, 3), (2, 4), ("a", "b"))
+
+
+def test_label_sets_name_the_values_that_are_not_0_or_1():
+    np.testing.assert_array_equal(label_sets([[True, False]] * 2, "y"), [[1, 0]] * 2)
+    with pytest.raises(ValueError, match=r"`y` of shape.*\(2, 2\).*such as \[2, 3\]"):
+        label_sets([[0, 2], [3, 1]], "y")
+    with pytest.raises(ValueError, match=r"y.shape=\(2,\)"):
+        label_sets([0, 1], "y")

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import class_labels
 from keras_sincere._validation import is_label_set_array
 from keras_sincere._validation import label_sets
@@ -194,12 +195,7 @@ def _load_npz(path):
             )
         splits.append((x, y))
     (_, y_train), (_, y_test) = splits
-    if y_train.ndim != y_test.ndim or y_train.shape[1:] != y_test.shape[1:]:
-        raise ValueError(
-            "y_train and y_test must both be integer labels or both multi-hot "
-            f"label sets of the same classes. Received: y_train.shape="
-            f"{y_train.shape}, y_test.shape={y_test.shape}"
-        )
+    check_same_label_kind(y_train.shape, y_test.shape, ("y_train", "y_test"))
     if splits[0][0].shape[-1] != splits[1][0].shape[-1]:
         # Grey and RGB mixed: make both RGB.
         splits = [(_to_rgb(x), y) for x, y in splits]

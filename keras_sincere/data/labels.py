@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import class_labels
 from keras_sincere._validation import is_label_set_array
 from keras_sincere._validation import label_sets
@@ -49,12 +50,9 @@ def _encode_label_sets(label_arrays) -> tuple:
     for index, labels in enumerate(label_arrays):
         name = f"label_arrays[{index}]"
         arrays.append(label_sets(labels, name))
-        if arrays[-1].shape[1] != arrays[0].shape[1]:
-            raise ValueError(
-                "Multi-hot label sets of every split must have the same classes. "
-                f"Received: {name}.shape={arrays[-1].shape} after "
-                f"label_arrays[0].shape={arrays[0].shape}"
-            )
+        check_same_label_kind(
+            arrays[0].shape, arrays[-1].shape, ("label_arrays[0]", name)
+        )
     return (*arrays, np.arange(arrays[0].shape[1]))
 
 

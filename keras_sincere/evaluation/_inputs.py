@@ -85,18 +85,6 @@ def same_labels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, None] == b[None, :]
 
 
-def check_same_label_kind(a: np.ndarray, b: np.ndarray, names) -> None:
-    """Raises unless `a` and `b` are both labels or both label sets of one `C`."""
-    kind_a = a.shape[1] if a.ndim == 2 else None
-    kind_b = b.shape[1] if b.ndim == 2 else None
-    if kind_a != kind_b:
-        raise ValueError(
-            f"`{names[0]}` and `{names[1]}` must both be integer labels or both "
-            f"multi-hot sets of the same classes. Received: {names[0]}.shape="
-            f"{a.shape}, {names[1]}.shape={b.shape}"
-        )
-
-
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Float32 numpy rows of norm 1; zero rows stay zero (similarity 0)."""
     return keras.ops.convert_to_numpy(l2_normalize(x))

@@ -8,7 +8,7 @@ of the others, which a top k of any fixed size would not always hold.
 import numpy as np
 from keras import ops
 
-from keras_sincere.evaluation._inputs import check_same_label_kind
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere.evaluation._inputs import embedding_pair
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._inputs import unit_rows
@@ -40,7 +40,7 @@ def check_search_inputs(
             query_labels, "query_labels", query.shape[0], multi_hot=True
         )
         check_same_label_kind(
-            train_labels, query_labels, ("train_labels", "query_labels")
+            train_labels.shape, query_labels.shape, ("train_labels", "query_labels")
         )
     return train, train_labels, query, query_labels
 

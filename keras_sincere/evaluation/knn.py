@@ -5,8 +5,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from keras_sincere._validation import check_integer
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import is_integer
-from keras_sincere.evaluation._inputs import check_same_label_kind
 from keras_sincere.evaluation._inputs import embeddings_array
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._search import DEFAULT_BATCH_SIZE
@@ -185,7 +185,9 @@ def knn_correct(
             "`query_labels` must have one label per query embedding: "
             f"{query_labels.shape[0]} labels for {predicted.shape[0]} queries."
         )
-    check_same_label_kind(train_labels, query_labels, ("train_labels", "query_labels"))
+    check_same_label_kind(
+        train_labels.shape, query_labels.shape, ("train_labels", "query_labels")
+    )
     return _correct(predicted, query_labels)
 
 
@@ -232,7 +234,9 @@ def knn_accuracy(
     predictions, train_labels = _knn_predictions(
         train_embeddings, train_labels, query, k, batch_size
     )
-    check_same_label_kind(train_labels, query_labels, ("train_labels", "query_labels"))
+    check_same_label_kind(
+        train_labels.shape, query_labels.shape, ("train_labels", "query_labels")
+    )
     return {
         f"knn{k}": float(np.mean(_correct(predicted, query_labels)))
         for k, predicted in predictions.items()

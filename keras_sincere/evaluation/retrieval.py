@@ -5,8 +5,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from keras_sincere._validation import check_bool
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import is_integer
-from keras_sincere.evaluation._inputs import check_same_label_kind
 from keras_sincere.evaluation._inputs import embeddings_array
 from keras_sincere.evaluation._inputs import labels_array
 from keras_sincere.evaluation._inputs import same_labels
@@ -120,7 +120,9 @@ def retrieval_metrics(
             reference_labels, "reference_labels", reference.shape[0], multi_hot=True
         )
         check_same_label_kind(
-            query_labels, reference_labels, ("query_labels", "reference_labels")
+            query_labels.shape,
+            reference_labels.shape,
+            ("query_labels", "reference_labels"),
         )
     if query.shape[0] == 0:
         raise ValueError("`query_embeddings` must hold at least one embedding.")

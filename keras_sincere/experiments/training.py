@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from keras_sincere._validation import label_set_classes
 from keras_sincere.experiments.measures import Evaluation
 from keras_sincere.experiments.measures import divergence_warning
 from keras_sincere.experiments.measures import evaluate
@@ -100,7 +101,7 @@ def train(
 
     (x_train, y_train), _ = data
     keras.utils.set_random_seed(plan.seed)
-    label_classes = y_train.shape[1] if np.ndim(y_train) == 2 else None
+    label_classes = label_set_classes(np.shape(y_train))
     model = build_model(plan, x_train.shape[1:], label_classes)
     if reuse is None:
         model.compile(

@@ -38,6 +38,8 @@ from keras_sincere._validation import check_choice
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import check_label_dtype
 from keras_sincere._validation import check_positive
+from keras_sincere._validation import label_set_classes
+from keras_sincere._validation import label_sets
 from keras_sincere.distributed import replicas_to_gather
 from keras_sincere.losses._chunked import map_blocks
 from keras_sincere.ops import l2_normalize
@@ -119,14 +121,7 @@ def _multi_hot(labels, concrete, name):
             f"known when the loss is traced. Received: {name}.shape={shape}"
         )
     if concrete is not None:
-        values = np.unique(concrete)
-        if not np.all(np.isin(values, (0, 1))):
-            odd = values[~np.isin(values, (0, 1))][:3].tolist()
-            raise ValueError(
-                f"A `{name}` of shape (B, C) = {shape} is read as multi-hot "
-                f"label sets and must hold only 0 and 1. Received values such "
-                f"as {odd}. For one integer label per sample pass shape (B,)."
-            )
+        label_sets(concrete, name)  # raises on values other than 0 and 1
     return ops.cast(ops.not_equal(ops.cast(labels, "float32"), 0.0), "float32")
 
 
@@ -312,8 +307,8 @@ def _check_same_label_kind(batch_shape, memory_shape):
     """Raises unless batch and memory labels are both integers or both multi-hot."""
     if batch_shape is None:
         return
-    batch_classes = batch_shape[1] if len(batch_shape) == 2 else None
-    memory_classes = memory_shape[1] if len(memory_shape) == 2 else None
+    batch_classes = label_set_classes(batch_shape)
+    memory_classes = label_set_classes(memory_shape)
     if batch_classes != memory_classes:
         batch_kind = (
             "integer"

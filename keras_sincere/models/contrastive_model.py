@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_sincere._validation import check_integer
+from keras_sincere._validation import label_set_classes
 from keras_sincere.losses import SoftmaxContrastiveLoss
 from keras_sincere.models.embedding_queue import EmbeddingQueue
 from keras_sincere.ops import integers_to_value_range
@@ -227,7 +228,7 @@ class ContrastiveModel(keras.Model):
         if self.memory is None or not hasattr(y, "shape"):
             return
         shape = tuple(y.shape)
-        classes = shape[1] if len(shape) == 2 and shape[1] != 1 else None
+        classes = label_set_classes(shape)
         if classes != self.memory_label_classes:
             raise ValueError(
                 "The memory holds "
