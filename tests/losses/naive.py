@@ -119,34 +119,28 @@ def _generic(
     return _per_sample(losses, batch, views)
 
 
-def _memory(memory_embeddings=None, memory_labels=None, positive_weighting=None):
-    """`(embeddings, labels)` of the keyword arguments, or None without a memory."""
-    return None if memory_embeddings is None else (memory_embeddings, memory_labels)
+def _options(memory_embeddings=None, memory_labels=None, positive_weighting=None):
+    """`_generic`'s `memory` (`(embeddings, labels)` or None) and weighting."""
+    memory = None if memory_embeddings is None else (memory_embeddings, memory_labels)
+    return {"memory": memory, "positive_weighting": positive_weighting}
 
 
-def _options(memory):
-    """The `_generic` keywords of `**memory` (the memory and the weighting)."""
-    return {
-        "memory": _memory(**memory),
-        "positive_weighting": memory.get("positive_weighting"),
-    }
+# `**options`: `memory_embeddings` `(M, D)` and `memory_labels` `(M,)`, or
+# none; and `positive_weighting` (None or "jaccard").
 
 
-# `**memory`: `memory_embeddings` `(M, D)` and `memory_labels` `(M,)`, or none;
-# and `positive_weighting` (None or "jaccard").
-
-
-def sincere(labels, embeddings, temperature=0.1, normalize=True, **memory):
+def sincere(labels, embeddings, temperature=0.1, normalize=True, **options):
     def pair(s, i, p, negatives, others, num_positives):
         denominator = math.exp(s[i][p]) + sum(math.exp(s[i][k]) for k in negatives)
         return -s[i][p] + math.log(denominator)
 
-    options = _options(memory)
-    return _generic(labels, embeddings, temperature, normalize, pair, **options)
+    return _generic(
+        labels, embeddings, temperature, normalize, pair, **_options(**options)
+    )
 
 
 def epsilon_supinfonce(
-    labels, embeddings, temperature=0.1, epsilon=0.25, normalize=True, **memory
+    labels, embeddings, temperature=0.1, epsilon=0.25, normalize=True, **options
 ):
     def pair(s, i, p, negatives, others, num_positives):
         denominator = math.exp(s[i][p] - epsilon) + sum(
@@ -154,12 +148,18 @@ def epsilon_supinfonce(
         )
         return -s[i][p] + math.log(denominator)
 
-    options = _options(memory)
-    return _generic(labels, embeddings, temperature, normalize, pair, **options)
+    return _generic(
+        labels, embeddings, temperature, normalize, pair, **_options(**options)
+    )
 
 
 def supcon(
-    labels, embeddings, temperature=0.1, base_temperature=None, normalize=True, **memory
+    labels,
+    embeddings,
+    temperature=0.1,
+    base_temperature=None,
+    normalize=True,
+    **options,
 ):
     scale = 1.0 if base_temperature is None else temperature / base_temperature
 
@@ -167,14 +167,15 @@ def supcon(
         denominator = sum(math.exp(s[i][j]) for j in others)
         return scale * (-s[i][p] + math.log(denominator))
 
-    options = _options(memory)
-    return _generic(labels, embeddings, temperature, normalize, pair, **options)
+    return _generic(
+        labels, embeddings, temperature, normalize, pair, **_options(**options)
+    )
 
 
-def infonce(labels, embeddings, temperature=0.5, normalize=True, **memory):
+def infonce(labels, embeddings, temperature=0.5, normalize=True, **options):
     """SINCERE with unique labels; memory entries get labels no sample has."""
     unique = np.arange(np.asarray(embeddings).shape[0])
-    if memory.get("memory_embeddings") is not None:
-        entries = len(memory["memory_embeddings"])
-        memory = {**memory, "memory_labels": -1 - np.arange(entries)}
-    return sincere(unique, embeddings, temperature, normalize, **memory)
+    if options.get("memory_embeddings") is not None:
+        entries = len(options["memory_embeddings"])
+        options = {**options, "memory_labels": -1 - np.arange(entries)}
+    return sincere(unique, embeddings, temperature, normalize, **options)
