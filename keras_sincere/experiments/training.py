@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 
-from keras_sincere._validation import label_set_classes
 from keras_sincere.experiments.measures import Evaluation
 from keras_sincere.experiments.measures import divergence_warning
 from keras_sincere.experiments.measures import evaluate
@@ -98,6 +97,9 @@ def train(
         history (`{"loss": [...], ...}`) of every epoch, resumed ones too.
     """
     import keras
+
+    # Imported here: `_validation` imports Keras, which `--help` must not.
+    from keras_sincere._validation import label_set_classes
 
     (x_train, y_train), _ = data
     keras.utils.set_random_seed(plan.seed)
