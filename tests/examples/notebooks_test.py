@@ -2,17 +2,21 @@
 
 Each notebook is executed in a fresh Jupyter kernel (the Python running the
 tests, so the tox env's packages and `KERAS_BACKEND`), in a temporary working
-directory, with `KERAS_SINCERE_EXAMPLE_SIZE=toy`.
+directory, with `KERAS_SINCERE_EXAMPLE_SIZE=toy`. The kernel talks over Unix
+sockets, not TCP: a TCP kernel picks free ports before it binds them, and a
+test in the other xdist worker could take one in between.
 """
 
 import json
 import pathlib
 import re
+import tempfile
 
 import keras
 import nbclient
 import nbformat
 import pytest
+import traitlets.config
 
 EXAMPLES = pathlib.Path(__file__).parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -54,13 +58,19 @@ def test_notebook_runs_at_toy_size(path, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()  # raises CellExecutionError, with the traceback, on failure
+    # A short directory of its own: a socket path must stay under ~100 bytes.
+    with tempfile.TemporaryDirectory(prefix="nb") as sockets:
+        config = traitlets.config.Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = f"{sockets}/kernel"
+        client = nbclient.NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(tmp_path)}},
+            config=config,
+        )
+        client.execute()  # raises CellExecutionError, with its traceback, on failure
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code)

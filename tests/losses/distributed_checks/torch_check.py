@@ -10,7 +10,6 @@ errors.
 
 import json
 import os
-import socket
 import sys
 import tempfile
 
@@ -51,15 +50,20 @@ def kernel_of(model):
     return keras.ops.convert_to_numpy(model.layers[0].kernel)
 
 
-def worker(rank, port, output):
+def worker(rank, output):
     import common
     import numpy as np
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    dist.init_process_group("gloo", rank=rank, world_size=PROCESSES)
+    # A file rendezvous, not MASTER_PORT: a port probed free here could be
+    # taken by another test before the group binds it.
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{output}/rendezvous",
+        rank=rank,
+        world_size=PROCESSES,
+    )
     local = common.GLOBAL_BATCH // PROCESSES
     results = {}
     for views in (1, 2):
@@ -138,13 +142,8 @@ def main():
     import common
     import torch.multiprocessing
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as output:
-        torch.multiprocessing.spawn(
-            worker, args=(port, output), nprocs=PROCESSES, join=True
-        )
+        torch.multiprocessing.spawn(worker, args=(output,), nprocs=PROCESSES, join=True)
         ranks = []
         for rank in range(PROCESSES):
             with open(os.path.join(output, f"rank{rank}.json")) as file:
