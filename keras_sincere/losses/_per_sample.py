@@ -38,7 +38,7 @@ from keras_sincere._validation import check_choice
 from keras_sincere._validation import check_integer
 from keras_sincere._validation import check_label_dtype
 from keras_sincere._validation import check_positive
-from keras_sincere._validation import label_set_classes
+from keras_sincere._validation import check_same_label_kind
 from keras_sincere._validation import label_sets
 from keras_sincere.distributed import replicas_to_gather
 from keras_sincere.losses._chunked import map_blocks
@@ -260,10 +260,10 @@ def memory_keys(
 
     Returns `(keys, labels, valid)`: float32 `(M, D)` without gradient
     (normalised when `normalize`), labels `(M,)` of `label_dtype` (or
-    float32 multi-hot `(M, C)`, which `label_shape`, the batch's labels'
-    shape, must then match), and the float32 0/1 `(M,)` of the entries in
-    use. Without labels (InfoNCE) each entry gets the label -1, which no
-    anchor has: every entry is a negative.
+    float32 multi-hot `(M, C)`), and the float32 0/1 `(M,)` of the entries
+    in use. The memory's labels must be of the kind of `y_true`, whose
+    shape is `label_shape`. Without labels (InfoNCE) each entry gets the
+    label -1, which no anchor has: every entry is a negative.
     """
     embeddings = ops.convert_to_tensor(memory_embeddings)
     shape = tuple(embeddings.shape)
@@ -281,7 +281,10 @@ def memory_keys(
         labels = labels_by_sample(
             memory_labels, size, "memory_labels", "memory_embeddings"
         )
-        _check_same_label_kind(label_shape, tuple(labels.shape))
+        if label_shape is not None:
+            check_same_label_kind(
+                label_shape, _shape_of(memory_labels), ("y_true", "memory_labels")
+            )
         labels = ops.cast(labels, label_dtype)
     else:
         labels = ops.full((ops.shape(embeddings)[0],), -1, dtype=label_dtype)
@@ -303,23 +306,11 @@ def memory_keys(
     return embeddings, ops.stop_gradient(labels), ops.stop_gradient(valid)
 
 
-def _check_same_label_kind(batch_shape, memory_shape):
-    """Raises unless batch and memory labels are both integers or both multi-hot."""
-    if batch_shape is None:
-        return
-    batch_classes = label_set_classes(batch_shape)
-    memory_classes = label_set_classes(memory_shape)
-    if batch_classes != memory_classes:
-        batch_kind = (
-            "integer"
-            if batch_classes is None
-            else f"multi-hot with {batch_classes} classes"
-        )
-        raise ValueError(
-            "`memory_labels` must be labels of the batch's kind "
-            f"({batch_kind}). Received: memory_labels.shape={memory_shape} "
-            f"for batch labels of shape {batch_shape}"
-        )
+def _shape_of(labels) -> tuple:
+    """The shape of labels as passed: a tensor, an array or a (nested) list."""
+    if isinstance(labels, (list, tuple)):
+        return np.shape(labels)
+    return tuple(labels.shape)
 
 
 def _anchor_rows(y_true, y_pred, normalize, use_labels, replicas):
@@ -434,7 +425,7 @@ def per_sample_losses(
             key_labels.dtype,
             use_labels,
             normalize,
-            tuple(key_labels.shape) if use_labels else None,
+            _shape_of(y_true) if use_labels else None,
         )
         # Labels of two dtypes meet in the wider one, so no id is cut.
         label_dtype = keras.backend.result_type(key_labels.dtype, extra_labels.dtype)
